@@ -1,0 +1,40 @@
+// swift-tools-version:5.10
+// SwiftGAN: generative adversarial networks in Swift on oneDNN and OpenBLAS.
+import PackageDescription
+
+let package = Package(
+    name: "SwiftGAN",
+    products: [
+        .executable(name: "swiftgan", targets: ["SwiftGANCLI"]),
+        .library(name: "SwiftGAN", targets: ["SwiftGAN"]),
+    ],
+    targets: [
+        // C libraries from Debian packages (see README: `scripts/setup.sh`).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CStb", path: "Sources/CStb", providers: [.apt(["libstb-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Buffer-level kernels: a plain reference loop and the library fast path for each.
+        .target(name: "SwiftGANKernels", dependencies: ["CDNNL", "COpenBLAS"]),
+        // Tensor, differentiable ops, reverse-mode autodiff.
+        .target(name: "SwiftGANTensor", dependencies: ["SwiftGANKernels"]),
+        // Module, layers, losses, initializers, optimizers.
+        .target(name: "SwiftGANNN", dependencies: ["SwiftGANTensor"]),
+        // File formats (IDX, PNG, GIF, safetensors) and datasets. Knows no Tensor.
+        .target(name: "SwiftGANData", dependencies: ["CStb", "CZlib"]),
+        // GAN models, training loop, checkpoints, sampling, interpolation.
+        .target(name: "SwiftGAN", dependencies: ["SwiftGANNN", "SwiftGANData"]),
+        // The `swiftgan` command-line tool.
+        .executableTarget(name: "SwiftGANCLI", dependencies: ["SwiftGAN"]),
+
+        .testTarget(name: "SwiftGANKernelsTests", dependencies: ["SwiftGANKernels"]),
+        .testTarget(name: "SwiftGANTensorTests", dependencies: ["SwiftGANTensor"]),
+        .testTarget(name: "SwiftGANNNTests", dependencies: ["SwiftGANNN"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SwiftGANDataTests", dependencies: ["SwiftGANData"]),
+        .testTarget(name: "SwiftGANTests", dependencies: ["SwiftGAN"]),
+        .testTarget(name: "SwiftGANCLITests", dependencies: ["SwiftGAN"]),
+    ]
+)

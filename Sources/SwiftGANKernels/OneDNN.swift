@@ -1,0 +1,215 @@
+import CDNNL
+
+/// The one place that talks to oneDNN's C API (version 2.x). A later oneDNN (3.x changed how
+/// primitive descriptors are made) only needs this file changed.
+///
+/// Every call takes the caller's plain row-major buffers (`ncw`/`nchw`/`ncdhw` activations, `oiw`/`oihw`/`oidhw`
+/// weights). oneDNN is asked for its preferred (blocked) layouts, since its fast `jit:avx2` kernels only run on
+/// those, and operands are reordered in and out around the call when its choice differs from ours.
+enum OneDNN {
+    /// Process-wide CPU engine and stream, created on first use.
+    static let context: (engine: dnnl_engine_t, stream: dnnl_stream_t) = {
+        var engine: dnnl_engine_t?
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine")
+        var stream: dnnl_stream_t?
+        check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
+        // Both are used for the process lifetime.
+        return (engine!, stream!)
+    }()
+
+    static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+        if status != dnnl_success {
+            // A failure here is a bug in the caller's sizes (they are validated before) or an out-of-memory.
+            fatalError("oneDNN \(what()) failed with status \(status.rawValue)")
+        }
+    }
+
+    static func dims(_ values: [Int]) -> [Int64] {
+        var result = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
+        for (i, v) in values.enumerated() { result[i] = Int64(v) }
+        return result
+    }
+
+    static func plainTag(rank: Int, isWeight: Bool) -> dnnl_format_tag_t {
+        switch (rank, isWeight) {
+        case (3, false): return dnnl_ncw
+        case (4, false): return dnnl_nchw
+        case (5, false): return dnnl_ncdhw
+        case (3, true): return dnnl_oiw
+        case (4, true): return dnnl_oihw
+        default: return dnnl_oidhw
+        }
+    }
+
+    static func memoryDesc(_ shape: [Int], tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var d = dims(shape)
+        check(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), &d, dnnl_f32, tag), "memory descriptor \(shape)")
+        return md
+    }
+
+    /// Buffers that live for one primitive execution.
+    final class Scratch {
+        var memories: [dnnl_memory_t] = []
+        var buffers: [UnsafeMutableRawPointer] = []
+        var primitives: [dnnl_primitive_t] = []
+        var descs: [dnnl_primitive_desc_t] = []
+        deinit {
+            for m in memories { dnnl_memory_destroy(m) }
+            for p in primitives { dnnl_primitive_destroy(p) }
+            for d in descs { dnnl_primitive_desc_destroy(d) }
+            for b in buffers { b.deallocate() }
+        }
+
+        func memory(_ md: UnsafePointer<dnnl_memory_desc_t>, handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
+            var m: dnnl_memory_t?
+            OneDNN.check(dnnl_memory_create(&m, md, OneDNN.context.engine, handle), "memory")
+            memories.append(m!)
+            return m!
+        }
+
+        func allocate(_ md: UnsafePointer<dnnl_memory_desc_t>) -> UnsafeMutableRawPointer {
+            let size = max(dnnl_memory_desc_get_size(md), 64)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            buffers.append(p)
+            return p
+        }
+
+        func reorder(from src: dnnl_memory_t, _ srcMD: UnsafePointer<dnnl_memory_desc_t>,
+                     to dst: dnnl_memory_t, _ dstMD: UnsafePointer<dnnl_memory_desc_t>) {
+            var pd: dnnl_primitive_desc_t?
+            let e = OneDNN.context.engine
+            OneDNN.check(dnnl_reorder_primitive_desc_create(&pd, srcMD, e, dstMD, e, nil), "reorder descriptor")
+            descs.append(pd!)
+            var prim: dnnl_primitive_t?
+            OneDNN.check(dnnl_primitive_create(&prim, pd), "reorder")
+            primitives.append(prim!)
+            var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_FROM), memory: src),
+                        dnnl_exec_arg_t(arg: Int32(DNNL_ARG_TO), memory: dst)]
+            OneDNN.check(dnnl_primitive_execute(prim, OneDNN.context.stream, 2, &args), "reorder execution")
+        }
+    }
+
+    /// An operand of a primitive: the user's plain buffer, and the primitive's own layout if that differs.
+    struct Operand {
+        var argument: Int32
+        var userMemory: dnnl_memory_t
+        var primitiveMemory: dnnl_memory_t
+        var userMD: dnnl_memory_desc_t
+        var primitiveMD: dnnl_memory_desc_t
+        var needsReorder: Bool
+    }
+
+    static func operand(_ scratch: Scratch, argument: Int32, shape: [Int], isWeight: Bool,
+                        buffer: UnsafeMutableRawPointer, chosen: UnsafePointer<dnnl_memory_desc_t>) -> Operand {
+        var userMD = memoryDesc(shape, tag: plainTag(rank: shape.count, isWeight: isWeight))
+        let user = scratch.memory(&userMD, handle: buffer)
+        if dnnl_memory_desc_equal(&userMD, chosen) != 0 {
+            return Operand(argument: argument, userMemory: user, primitiveMemory: user, userMD: userMD,
+                           primitiveMD: chosen.pointee, needsReorder: false)
+        }
+        let inner = scratch.memory(chosen, handle: scratch.allocate(chosen))
+        return Operand(argument: argument, userMemory: user, primitiveMemory: inner, userMD: userMD,
+                       primitiveMD: chosen.pointee, needsReorder: true)
+    }
+
+    /// Runs `pd`'s primitive: reorders inputs in, executes, reorders the output back out.
+    static func execute(_ scratch: Scratch, _ pd: dnnl_primitive_desc_t, inputs: [Operand], output: Operand) {
+        var prim: dnnl_primitive_t?
+        check(dnnl_primitive_create(&prim, pd), "primitive")
+        scratch.primitives.append(prim!)
+        for var op in inputs where op.needsReorder {
+            scratch.reorder(from: op.userMemory, &op.userMD, to: op.primitiveMemory, &op.primitiveMD)
+        }
+        var args = (inputs + [output]).map { dnnl_exec_arg_t(arg: $0.argument, memory: $0.primitiveMemory) }
+        check(dnnl_primitive_execute(prim, context.stream, Int32(args.count), &args), "convolution execution")
+        if output.needsReorder {
+            var o = output
+            scratch.reorder(from: o.primitiveMemory, &o.primitiveMD, to: o.userMemory, &o.userMD)
+        }
+        check(dnnl_stream_wait(context.stream), "stream wait")
+    }
+
+    enum Pass { case forward, backwardData, backwardWeights }
+
+    static func shapes(_ g: ConvolutionGeometry) -> (src: [Int], weights: [Int], dst: [Int]) {
+        ([g.batch, g.inputChannels] + g.inputSize,
+         [g.outputChannels, g.inputChannels] + g.kernelSize,
+         [g.batch, g.outputChannels] + g.outputSize)
+    }
+
+    /// Forward primitive descriptor with "any" layouts; also the hint that backward passes need.
+    static func forwardDescriptor(_ g: ConvolutionGeometry, scratch: Scratch) -> dnnl_primitive_desc_t {
+        let s = shapes(g)
+        var src = memoryDesc(s.src, tag: dnnl_format_tag_any)
+        var wei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
+        var dst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
+        var strides = dims(g.stride), padL = dims(g.padding), padR = dims(g.paddingAfter)
+        var desc = dnnl_convolution_desc_t()
+        check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                 &src, &wei, nil, &dst, &strides, &padL, &padR), "convolution descriptor \(g)")
+        var pd: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "convolution primitive descriptor \(g)")
+        scratch.descs.append(pd!)
+        return pd!
+    }
+
+    static func query(_ pd: dnnl_primitive_desc_t, _ what: dnnl_query_t) -> UnsafePointer<dnnl_memory_desc_t> {
+        guard let md = dnnl_primitive_desc_query_md(pd, what, 0) else { fatalError("oneDNN query failed") }
+        return md
+    }
+
+    static func convolution(_ g: ConvolutionGeometry, pass: Pass, a: UnsafeRawPointer, b: UnsafeRawPointer,
+                            result: UnsafeMutableRawPointer) {
+        let scratch = Scratch()
+        let s = shapes(g)
+        let forward = forwardDescriptor(g, scratch: scratch)
+        let mutableA = UnsafeMutableRawPointer(mutating: a), mutableB = UnsafeMutableRawPointer(mutating: b)
+        switch pass {
+        case .forward:
+            let src = operand(scratch, argument: Int32(DNNL_ARG_SRC), shape: s.src, isWeight: false, buffer: mutableA,
+                              chosen: query(forward, dnnl_query_src_md))
+            let wei = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true, buffer: mutableB,
+                              chosen: query(forward, dnnl_query_weights_md))
+            let dst = operand(scratch, argument: Int32(DNNL_ARG_DST), shape: s.dst, isWeight: false, buffer: result,
+                              chosen: query(forward, dnnl_query_dst_md))
+            execute(scratch, forward, inputs: [src, wei], output: dst)
+        case .backwardData:
+            var diffSrc = memoryDesc(s.src, tag: dnnl_format_tag_any)
+            var wei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
+            var diffDst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
+            var strides = dims(g.stride), padL = dims(g.padding), padR = dims(g.paddingAfter)
+            var desc = dnnl_convolution_desc_t()
+            check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &wei, &diffDst,
+                                                           &strides, &padL, &padR), "backward-data descriptor \(g)")
+            var pd: dnnl_primitive_desc_t?
+            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, forward), "backward-data primitive \(g)")
+            scratch.descs.append(pd!)
+            let dd = operand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, isWeight: false, buffer: mutableA,
+                             chosen: query(pd!, dnnl_query_diff_dst_md))
+            let w = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true, buffer: mutableB,
+                            chosen: query(pd!, dnnl_query_weights_md))
+            let ds = operand(scratch, argument: Int32(DNNL_ARG_DIFF_SRC), shape: s.src, isWeight: false, buffer: result,
+                             chosen: query(pd!, dnnl_query_diff_src_md))
+            execute(scratch, pd!, inputs: [dd, w], output: ds)
+        case .backwardWeights:
+            var src = memoryDesc(s.src, tag: dnnl_format_tag_any)
+            var diffWei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
+            var diffDst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
+            var strides = dims(g.stride), padL = dims(g.padding), padR = dims(g.paddingAfter)
+            var desc = dnnl_convolution_desc_t()
+            check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWei, nil, &diffDst,
+                                                              &strides, &padL, &padR), "backward-weights descriptor \(g)")
+            var pd: dnnl_primitive_desc_t?
+            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, forward), "backward-weights primitive \(g)")
+            scratch.descs.append(pd!)
+            let x = operand(scratch, argument: Int32(DNNL_ARG_SRC), shape: s.src, isWeight: false, buffer: mutableA,
+                            chosen: query(pd!, dnnl_query_src_md))
+            let dd = operand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, isWeight: false, buffer: mutableB,
+                             chosen: query(pd!, dnnl_query_diff_dst_md))
+            let dw = operand(scratch, argument: Int32(DNNL_ARG_DIFF_WEIGHTS), shape: s.weights, isWeight: true, buffer: result,
+                             chosen: query(pd!, dnnl_query_diff_weights_md))
+            execute(scratch, pd!, inputs: [x, dd], output: dw)
+        }
+    }
+}
