@@ -1,0 +1,85 @@
+import SwiftGANKernels
+
+/// Convolutions as three differentiable primitives, each one's gradient made of the other two, so that second
+/// derivatives (gradient penalties) go through convolutions like any other op.
+///
+/// With `A_w` the linear map "convolve with weight `w`":
+/// - `convolution(x, w) = A_w x`, with input gradient `A_w^T g` and weight gradient `weightGradient(x, g)`;
+/// - `convolutionBackwardData(g, w) = A_w^T g` (this is the transposed convolution);
+/// - `convolutionWeightGradient(x, g)`, the weight `W` with `<W, V> = <g, A_V x>` for every `V`.
+extension Tensor {
+    static func convolutionGeometry(input: [Int], weight: [Int], stride: [Int], padding: [Int], name: String) -> ConvolutionGeometry {
+        let spatial = input.count - 2
+        precondition(spatial >= 1 && spatial <= 3 && weight.count == input.count,
+                     "\(name): input shape \(input) and weight shape \(weight) need rank 3, 4 or 5 each")
+        precondition(stride.count == spatial && padding.count == spatial,
+                     "\(name): stride \(stride) and padding \(padding) need \(spatial) values for input shape \(input)")
+        precondition(weight[1] == input[1],
+                     "\(name): input shape \(input) has \(input[1]) channels but weight shape \(weight) expects \(weight[1])")
+        let size = Array(input[2...]), kernel = Array(weight[2...])
+        let out = ConvolutionGeometry.convolutionOutputSize(inputSize: size, kernelSize: kernel, stride: stride, padding: padding)
+        let g = ConvolutionGeometry(batch: input[0], inputChannels: input[1], outputChannels: weight[0], inputSize: size,
+                                    outputSize: out, kernelSize: kernel, stride: stride, padding: padding)
+        if let problem = g.problem { preconditionFailure("\(name): input shape \(input), weight shape \(weight): \(problem)") }
+        return g
+    }
+
+    /// Cross-correlation of `input [N, C, spatial...]` with `weight [O, C, kernel...]` (1, 2 or 3 spatial axes).
+    public static func convolution(_ input: Tensor, _ weight: Tensor, stride: [Int], padding: [Int]) -> Tensor {
+        let g = convolutionGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding, name: "convolution")
+        return convolution(input, weight, geometry: g)
+    }
+
+    /// Transposed convolution of `input [N, C, spatial...]` with `weight [C, O, kernel...]` (PyTorch's layout for
+    /// `ConvTranspose`): the gradient of a convolution with respect to its input. Output size along each axis is
+    /// `(in - 1) * stride - 2 * padding + kernel + outputPadding`.
+    public static func transposedConvolution(_ input: Tensor, _ weight: Tensor, stride: [Int], padding: [Int],
+                                             outputPadding: [Int]? = nil) -> Tensor {
+        let spatial = input.rank - 2
+        precondition(spatial >= 1 && spatial <= 3 && weight.rank == input.rank,
+                     "transposedConvolution: input shape \(input.shape) and weight shape \(weight.shape) need rank 3, 4 or 5 each")
+        precondition(weight.shape[0] == input.shape[1],
+                     "transposedConvolution: input shape \(input.shape) has \(input.shape[1]) channels but weight shape \(weight.shape) expects \(weight.shape[0])")
+        let kernel = Array(weight.shape[2...]), size = Array(input.shape[2...])
+        let extra = outputPadding ?? [Int](repeating: 0, count: spatial)
+        let out = ConvolutionGeometry.transposedOutputSize(inputSize: size, kernelSize: kernel, stride: stride,
+                                                           padding: padding, outputPadding: extra)
+        // The convolution whose input gradient this is: it maps the output back to the input.
+        let g = ConvolutionGeometry(batch: input.shape[0], inputChannels: weight.shape[1], outputChannels: weight.shape[0],
+                                    inputSize: out, outputSize: size, kernelSize: kernel, stride: stride, padding: padding)
+        if let problem = g.problem {
+            preconditionFailure("transposedConvolution: input shape \(input.shape), weight shape \(weight.shape), output padding \(extra): \(problem)")
+        }
+        return convolutionBackwardData(input, weight, geometry: g)
+    }
+
+    static func convolution(_ x: Tensor, _ w: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+        let y = Tensor(shape: [g.batch, g.outputChannels] + g.outputSize, initializingWith: { out, _ in
+            Convolution.forward(g, input: x.storage.pointer, weight: w.storage.pointer, output: out)
+        })
+        return recording(y, inputs: [x, w]) { gy in
+            [x.node == nil ? nil : convolutionBackwardData(gy, w, geometry: g),
+             w.node == nil ? nil : convolutionWeightGradient(x, gy, geometry: g)]
+        }
+    }
+
+    static func convolutionBackwardData(_ gy: Tensor, _ w: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+        let y = Tensor(shape: [g.batch, g.inputChannels] + g.inputSize, initializingWith: { out, _ in
+            Convolution.backwardData(g, gradOutput: gy.storage.pointer, weight: w.storage.pointer, gradInput: out)
+        })
+        return recording(y, inputs: [gy, w]) { upstream in
+            [gy.node == nil ? nil : convolution(upstream, w, geometry: g),
+             w.node == nil ? nil : convolutionWeightGradient(upstream, gy, geometry: g)]
+        }
+    }
+
+    static func convolutionWeightGradient(_ x: Tensor, _ gy: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+        let y = Tensor(shape: [g.outputChannels, g.inputChannels] + g.kernelSize, initializingWith: { out, _ in
+            Convolution.backwardWeights(g, input: x.storage.pointer, gradOutput: gy.storage.pointer, gradWeight: out)
+        })
+        return recording(y, inputs: [x, gy]) { upstream in
+            [x.node == nil ? nil : convolutionBackwardData(gy, upstream, geometry: g),
+             gy.node == nil ? nil : convolution(x, upstream, geometry: g)]
+        }
+    }
+}
