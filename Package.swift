@@ -33,7 +33,7 @@ let package = Package(
         .testTarget(name: "SwiftGANTensorTests", dependencies: ["SwiftGANTensor"]),
         .testTarget(name: "SwiftGANNNTests", dependencies: ["SwiftGANNN"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "SwiftGANDataTests", dependencies: ["SwiftGANData"]),
+        .testTarget(name: "SwiftGANDataTests", dependencies: ["SwiftGANData"], exclude: ["Fixtures"]),
         .testTarget(name: "SwiftGANTests", dependencies: ["SwiftGAN"]),
         .testTarget(name: "SwiftGANCLITests", dependencies: ["SwiftGAN"]),
     ]
