@@ -15,6 +15,8 @@ final class GradientNode {
     let shape: [Int]
 
     nonisolated(unsafe) static var counter = 0
+    /// While a backward rule runs: which of its inputs lead to a requested gradient (see `Tensor.needsGradient`).
+    nonisolated(unsafe) static var inputsNeeded: [Bool] = []
 
     init(inputs: [GradientNode?], shape: [Int], backward: ((Tensor) -> [Tensor?])?) {
         GradientNode.counter += 1
@@ -50,6 +52,13 @@ extension Tensor {
     /// A copy of this tensor that is a leaf of the autodiff graph: gradients can be taken with respect to it.
     public func requiringGradient() -> Tensor {
         Tensor(shape: shape, storage: storage, node: GradientNode(inputs: [], shape: shape, backward: nil))
+    }
+
+    /// Inside a backward rule: whether input number `index` (this tensor) needs its gradient computed.
+    func needsGradient(asInput index: Int) -> Bool {
+        guard node != nil else { return false }
+        let needed = GradientNode.inputsNeeded
+        return index < needed.count ? needed[index] : true
     }
 
     /// Builds the result of an operation, recording `backward` when any input tracks gradients.
@@ -88,19 +97,33 @@ public func gradient(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = ni
         nodes[ObjectIdentifier(node)] = node
         for case let input? in node.inputs where nodes[ObjectIdentifier(input)] == nil { stack.append(input) }
     }
+    // A node needs a gradient only if some requested input can be reached from it; rules skip the rest
+    // (the discriminator's weight gradients while training the generator, for instance).
+    let ascending = nodes.values.sorted(by: { $0.order < $1.order })
+    let requestedIDs = Set(inputs.compactMap { $0.node.map(ObjectIdentifier.init) })
+    var needed = Set<ObjectIdentifier>()
+    for node in ascending {
+        let id = ObjectIdentifier(node)
+        if requestedIDs.contains(id) || node.inputs.contains(where: { $0.map { needed.contains(ObjectIdentifier($0)) } ?? false }) {
+            needed.insert(id)
+        }
+    }
     var gradients: [ObjectIdentifier: Tensor] = [:]
     gradients[ObjectIdentifier(root)] = seed ?? Tensor.ones(output.shape)
     // Gradients of requested inputs are kept; those of intermediate nodes are dropped once propagated.
-    let requested = Set(inputs.compactMap { $0.node.map(ObjectIdentifier.init) })
+    let requested = requestedIDs
 
     GradientRecording.with(createGraph) {
-        for node in nodes.values.sorted(by: { $0.order > $1.order }) {
+        for node in ascending.reversed() {
             let id = ObjectIdentifier(node)
-            guard let backward = node.backward, let upstream = gradients[id] else { continue }
+            guard needed.contains(id), let backward = node.backward, let upstream = gradients[id] else { continue }
             if !requested.contains(id) { gradients[id] = nil }
+            let saved = GradientNode.inputsNeeded
+            GradientNode.inputsNeeded = node.inputs.map { $0.map { needed.contains(ObjectIdentifier($0)) } ?? false }
             let inputGradients = backward(upstream)
+            GradientNode.inputsNeeded = saved
             for (input, grad) in zip(node.inputs, inputGradients) {
-                guard let input = input, let grad = grad else { continue }
+                guard let input = input, let grad = grad, needed.contains(ObjectIdentifier(input)) else { continue }
                 let key = ObjectIdentifier(input)
                 if let existing = gradients[key] { gradients[key] = existing + grad } else { gradients[key] = grad }
             }

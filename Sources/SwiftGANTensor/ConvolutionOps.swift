@@ -58,8 +58,8 @@ extension Tensor {
             Convolution.forward(g, input: x.storage.pointer, weight: w.storage.pointer, output: out)
         })
         return recording(y, inputs: [x, w]) { gy in
-            [x.node == nil ? nil : convolutionBackwardData(gy, w, geometry: g),
-             w.node == nil ? nil : convolutionWeightGradient(x, gy, geometry: g)]
+            [!x.needsGradient(asInput: 0) ? nil : convolutionBackwardData(gy, w, geometry: g),
+             !w.needsGradient(asInput: 1) ? nil : convolutionWeightGradient(x, gy, geometry: g)]
         }
     }
 
@@ -68,8 +68,8 @@ extension Tensor {
             Convolution.backwardData(g, gradOutput: gy.storage.pointer, weight: w.storage.pointer, gradInput: out)
         })
         return recording(y, inputs: [gy, w]) { upstream in
-            [gy.node == nil ? nil : convolution(upstream, w, geometry: g),
-             w.node == nil ? nil : convolutionWeightGradient(upstream, gy, geometry: g)]
+            [!gy.needsGradient(asInput: 0) ? nil : convolution(upstream, w, geometry: g),
+             !w.needsGradient(asInput: 1) ? nil : convolutionWeightGradient(upstream, gy, geometry: g)]
         }
     }
 
@@ -78,8 +78,8 @@ extension Tensor {
             Convolution.backwardWeights(g, input: x.storage.pointer, gradOutput: gy.storage.pointer, gradWeight: out)
         })
         return recording(y, inputs: [x, gy]) { upstream in
-            [x.node == nil ? nil : convolutionBackwardData(gy, upstream, geometry: g),
-             gy.node == nil ? nil : convolution(x, upstream, geometry: g)]
+            [!x.needsGradient(asInput: 0) ? nil : convolutionBackwardData(gy, upstream, geometry: g),
+             !gy.needsGradient(asInput: 1) ? nil : convolution(x, upstream, geometry: g)]
         }
     }
 }

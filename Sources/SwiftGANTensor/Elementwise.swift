@@ -64,15 +64,15 @@ extension Tensor {
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let y = zip(a, b, "*") { $0 * $1 }
         return recording(y, inputs: [a, b]) { g in
-            [a.node == nil ? nil : (g * b).sum(toShape: a.shape), b.node == nil ? nil : (g * a).sum(toShape: b.shape)]
+            [!a.needsGradient(asInput: 0) ? nil : (g * b).sum(toShape: a.shape), !b.needsGradient(asInput: 1) ? nil : (g * a).sum(toShape: b.shape)]
         }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let y = zip(a, b, "/") { $0 / $1 }
         return recording(y, inputs: [a, b]) { g in
-            [a.node == nil ? nil : (g / b).sum(toShape: a.shape),
-             b.node == nil ? nil : (-(g * a) / (b * b)).sum(toShape: b.shape)]
+            [!a.needsGradient(asInput: 0) ? nil : (g / b).sum(toShape: a.shape),
+             !b.needsGradient(asInput: 1) ? nil : (-(g * a) / (b * b)).sum(toShape: b.shape)]
         }
     }
 

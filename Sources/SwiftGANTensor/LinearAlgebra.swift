@@ -13,9 +13,9 @@ extension Tensor {
                           a: a.storage.pointer, b: b.storage.pointer, c: out)
         })
         return recording(y, inputs: [a, b]) { g in
-            let ga = a.node == nil ? nil
+            let ga = !a.needsGradient(asInput: 0) ? nil
                 : (transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true) : matmul(g, b, transposeB: !transposeB))
-            let gb = b.node == nil ? nil
+            let gb = !b.needsGradient(asInput: 1) ? nil
                 : (transposeB ? matmul(g, a, transposeA: true, transposeB: transposeA) : matmul(a, g, transposeA: !transposeA))
             return [ga, gb]
         }
