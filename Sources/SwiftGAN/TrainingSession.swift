@@ -1,0 +1,138 @@
+import Foundation
+import SwiftGANData
+import SwiftGANNN
+
+/// Where a training run keeps its files.
+///
+/// ```
+/// RUN/checkpoint.safetensors    latest training state (weights, optimizer moments, configuration, step)
+/// RUN/samples/step-000500.png   grid from the run's fixed latent vectors, every --sample-every steps
+/// RUN/samples/latest.png        the newest grid
+/// RUN/log.jsonl                 one JSON object per logged step: losses, D(x), D(G(z)), images/s
+/// RUN/configuration.json        the configuration, readable
+/// ```
+public struct RunDirectory {
+    public let path: String
+    public init(_ path: String) { self.path = path }
+    public var checkpoint: String { path + "/checkpoint.safetensors" }
+    public var samples: String { path + "/samples" }
+    public var log: String { path + "/log.jsonl" }
+    public var configuration: String { path + "/configuration.json" }
+    public func sample(step: Int) -> String { samples + "/" + String(format: "step-%06d.png", step) }
+}
+
+/// Options of a training run that do not change the model.
+public struct TrainingSchedule {
+    public var steps = 3000
+    public var sampleEvery = 250
+    public var checkpointEvery = 500
+    public var logEvery = 50
+    public init() {}
+}
+
+/// Runs the training loop with progress, sample grids, logs and checkpoints.
+public final class TrainingSession {
+    public let trainer: DCGANTrainer
+    public let directory: RunDirectory
+    public let schedule: TrainingSchedule
+    /// Checked after every step; when it returns true the session saves a checkpoint and returns.
+    public var shouldStop: () -> Bool = { false }
+    /// Receives each progress line.
+    public var report: (String) -> Void = { print($0) }
+    /// Fixed latent vectors for the sample grids: the same images evolve over the run.
+    public let fixedLatents: Tensor
+
+    public init(trainer: DCGANTrainer, run: RunDirectory, schedule: TrainingSchedule) {
+        self.trainer = trainer
+        self.directory = run
+        self.schedule = schedule
+        fixedLatents = trainer.gan.latents(count: 64, seed: trainer.gan.configuration.seed &+ 0xF1C5ED)
+    }
+
+    /// How a session ended.
+    public enum Outcome: Equatable { case finished, interrupted }
+
+    /// Trains until `schedule.steps` steps are done (counting steps of earlier sessions) or `shouldStop` says so.
+    /// - Throws: `NonFiniteLossError` on divergence (the last checkpoint on disk is left as it was), `DataError`
+    ///   when a file cannot be written.
+    @discardableResult
+    public func run() throws -> Outcome {
+        try FileManager.default.createDirectory(atPath: directory.samples, withIntermediateDirectories: true)
+        try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
+        let c = trainer.gan.configuration
+        let startStep = trainer.step
+        let start = Date()
+        var lastLog = start
+        var imagesSinceLog = 0
+        if startStep >= schedule.steps {
+            report("already trained \(startStep) steps (target \(schedule.steps)); nothing to do")
+            return .finished
+        }
+        report("training \(c.imageSize)x\(c.imageSize)x\(c.imageChannels) DCGAN on \(c.dataset) (\(trainer.dataset.count) images), "
+               + "steps \(startStep + 1)-\(schedule.steps), batch \(c.batchSize), "
+               + "\(trainer.gan.generator.trainableScalarCount + trainer.gan.discriminator.trainableScalarCount) parameters, output \(directory.path)")
+        while trainer.step < schedule.steps {
+            let stats = try trainer.trainStep()
+            imagesSinceLog += c.batchSize
+            let step = trainer.step
+            if step % schedule.logEvery == 0 || step == schedule.steps || step == startStep + 1 {
+                let now = Date()
+                let rate = Double(imagesSinceLog) / max(now.timeIntervalSince(lastLog), 1e-9)
+                let overall = Double((step - startStep) * c.batchSize) / max(now.timeIntervalSince(start), 1e-9)
+                let eta = Double((schedule.steps - step) * c.batchSize) / max(overall, 1e-9)
+                report(String(format: "step %d/%d  %.1f img/s  ETA %@  loss D %.3f G %.3f  D(x) %.2f  D(G(z)) %.2f",
+                              step, schedule.steps, rate, TrainingSession.duration(eta), stats.discriminatorLoss,
+                              stats.generatorLoss, stats.realScore, stats.fakeScore))
+                try appendLog(stats, imagesPerSecond: rate)
+                lastLog = now
+                imagesSinceLog = 0
+            }
+            if step % schedule.sampleEvery == 0 || step == schedule.steps { try writeSamples(step: step) }
+            if step % schedule.checkpointEvery == 0 || step == schedule.steps { try saveCheckpoint() }
+            if shouldStop() {
+                try saveCheckpoint()
+                try writeSamples(step: step)
+                report("interrupted at step \(step); checkpoint saved to \(directory.checkpoint) (resume with --resume)")
+                return .interrupted
+            }
+        }
+        report("done: \(trainer.step) steps in \(TrainingSession.duration(Date().timeIntervalSince(start))); "
+               + "samples in \(directory.samples), checkpoint \(directory.checkpoint)")
+        return .finished
+    }
+
+    public func saveCheckpoint() throws {
+        try trainer.checkpoint().write(to: directory.checkpoint)
+    }
+
+    public func writeSamples(step: Int) throws {
+        let images = trainer.gan.generate(fixedLatents)
+        let c = trainer.gan.configuration
+        let grid = ImageGrid.tile(images: images.scalars, count: images.shape[0], channels: c.imageChannels,
+                                  height: c.imageSize, width: c.imageSize, columns: 8)
+        try ImageIO.writePNG(grid, to: directory.sample(step: step))
+        try ImageIO.writePNG(grid, to: directory.samples + "/latest.png")
+    }
+
+    func appendLog(_ stats: TrainingStatistics, imagesPerSecond: Double) throws {
+        let line = String(format: "{\"step\":%d,\"loss/discriminator\":%.6g,\"loss/generator\":%.6g,\"score/real\":%.6g,\"score/fake\":%.6g,\"images_per_second\":%.4g,\"time\":%.3f}\n",
+                          stats.step, stats.discriminatorLoss, stats.generatorLoss, stats.realScore, stats.fakeScore,
+                          imagesPerSecond, Date().timeIntervalSince1970)
+        if let handle = FileHandle(forWritingAtPath: directory.log) {
+            defer { try? handle.close() }
+            handle.seekToEndOfFile()
+            handle.write(Data(line.utf8))
+        } else if !FileManager.default.createFile(atPath: directory.log, contents: Data(line.utf8)) {
+            throw DataError.writeFailed(path: directory.log, reason: "cannot create the file")
+        }
+    }
+
+    /// `1h02m`, `12m05s`, `42s`.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+        if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return "\(s)s"
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import SwiftGAN
+import SwiftGANData
+import SwiftGANKernels
+
+enum InterpolateCommand {
+    static let specs: [OptionSpec] = [
+        OptionSpec("checkpoint", "PATH", "a checkpoint written by 'swiftgan train' (required)"),
+        OptionSpec("from-seed", "N", "seed of the first latent vector", default: "1"),
+        OptionSpec("to-seed", "N", "seed of the last latent vector", default: "2"),
+        OptionSpec("steps", "N", "images along the path, ends included", default: "10"),
+        OptionSpec("mode", "linear|spherical|both", "path through latent space", default: "both"),
+        OptionSpec("scale", "N", "enlarge GIF frames N times (nearest neighbour)", default: "4"),
+        OptionSpec("frame-delay", "CS", "GIF frame time in 1/100 s", default: "12"),
+        OptionSpec("out", "DIR", "output folder", default: "interpolation"),
+        OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
+    ]
+
+    static let help = helpText(
+        command: "interpolate",
+        summary: """
+        Walk from one latent vector to another and draw each point: a PNG strip and an animated GIF (forth and back) per
+        mode. Linear is the straight line; spherical follows the great circle, keeping the typical length of Gaussian
+        latents.
+        """,
+        specs: specs, examples: ["swiftgan interpolate --checkpoint runs/fashion-mnist/checkpoint.safetensors --from-seed 3 --to-seed 11"])
+
+    static func run(_ arguments: [String]) throws -> Int32 {
+        if arguments.contains("--help") { print(help); return 0 }
+        let options = try ParsedArguments(arguments, specs: specs, command: "interpolate")
+        guard let path = options.string("checkpoint") else { throw UsageError("interpolate: --checkpoint PATH is required") }
+        let fromSeed = try options.uint64("from-seed") ?? 1
+        let toSeed = try options.uint64("to-seed") ?? 2
+        let steps = try options.int("steps", range: 2...1000) ?? 10
+        let scale = try options.int("scale", range: 1...32) ?? 4
+        let delay = try options.int("frame-delay", range: 1...10_000) ?? 12
+        let out = options.string("out") ?? "interpolation"
+        let modeText = options.string("mode") ?? "both"
+        let modes: [LatentInterpolation]
+        switch modeText {
+        case "both": modes = LatentInterpolation.allCases
+        default:
+            guard let mode = LatentInterpolation(rawValue: modeText) else {
+                throw UsageError("--mode: '\(modeText)' is not one of linear, spherical, both")
+            }
+            modes = [mode]
+        }
+        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+
+        let checkpoint = try Checkpoint.read(path)
+        let gan = try checkpoint.makeGAN(path: path)
+        let c = gan.configuration
+        let a = gan.latents(count: 1, seed: fromSeed).scalars, b = gan.latents(count: 1, seed: toSeed).scalars
+        let size = c.imageChannels * c.imageSize * c.imageSize
+        for mode in modes {
+            let images = gan.generate(mode.path(from: a, to: b, steps: steps)).scalars
+            let strip = ImageGrid.strip(images: images, count: steps, channels: c.imageChannels, height: c.imageSize,
+                                        width: c.imageSize, padding: 2, background: 255)
+            let stripPath = "\(out)/interpolation-\(mode.rawValue).png"
+            try ImageIO.writePNG(strip, to: stripPath)
+            var frames: [RasterImage] = []
+            for i in 0..<steps {
+                let one = Array(images[(i * size)..<((i + 1) * size)])
+                frames.append(enlarge(ImageGrid.image(from: one, channels: c.imageChannels, height: c.imageSize, width: c.imageSize), by: scale))
+            }
+            frames += frames.dropFirst().dropLast().reversed()
+            let gifPath = "\(out)/interpolation-\(mode.rawValue).gif"
+            try GIFEncoder.write(frames: frames, to: gifPath, delayCentiseconds: delay)
+            print("wrote \(stripPath) and \(gifPath)")
+        }
+        return 0
+    }
+
+    static func enlarge(_ image: RasterImage, by factor: Int) -> RasterImage {
+        if factor == 1 { return image }
+        let w = image.width * factor, h = image.height * factor, ch = image.channels
+        var pixels = [UInt8](repeating: 0, count: w * h * ch)
+        for y in 0..<h {
+            for x in 0..<w {
+                let src = ((y / factor) * image.width + x / factor) * ch
+                for k in 0..<ch { pixels[(y * w + x) * ch + k] = image.pixels[src + k] }
+            }
+        }
+        return RasterImage(width: w, height: h, channels: ch, pixels: pixels)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import SwiftGAN
+import SwiftGANData
+import SwiftGANKernels
+
+enum SampleCommand {
+    static let specs: [OptionSpec] = [
+        OptionSpec("checkpoint", "PATH", "a checkpoint written by 'swiftgan train' (required)"),
+        OptionSpec("count", "N", "number of images", default: "64"),
+        OptionSpec("seed", "N", "seed of the latent vectors; the same seed gives the same images", default: "0"),
+        OptionSpec("columns", "N", "images per row of the grid", default: "8"),
+        OptionSpec("out", "DIR", "output folder", default: "samples"),
+        OptionSpec("individual", nil, "also write each image as its own PNG"),
+        OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
+    ]
+
+    static let help = helpText(
+        command: "sample", summary: "Draw images from a trained generator: a grid PNG, and optionally one PNG per image.",
+        specs: specs, examples: ["swiftgan sample --checkpoint runs/fashion-mnist/checkpoint.safetensors --count 100 --seed 7"])
+
+    static func run(_ arguments: [String]) throws -> Int32 {
+        if arguments.contains("--help") { print(help); return 0 }
+        let options = try ParsedArguments(arguments, specs: specs, command: "sample")
+        guard let path = options.string("checkpoint") else { throw UsageError("sample: --checkpoint PATH is required") }
+        let count = try options.int("count", range: 1...100_000) ?? 64
+        let seed = try options.uint64("seed") ?? 0
+        let columns = try options.int("columns", range: 1...1000) ?? 8
+        let out = options.string("out") ?? "samples"
+        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+
+        let checkpoint = try Checkpoint.read(path)
+        let gan = try checkpoint.makeGAN(path: path)
+        let c = gan.configuration
+        let images = gan.generate(gan.latents(count: count, seed: seed))
+        let grid = ImageGrid.tile(images: images.scalars, count: count, channels: c.imageChannels, height: c.imageSize,
+                                  width: c.imageSize, columns: columns)
+        let gridPath = out + "/samples-seed\(seed).png"
+        try ImageIO.writePNG(grid, to: gridPath)
+        print("wrote \(gridPath) (\(count) images from step \(checkpoint.step))")
+        if options.has("individual") {
+            let size = c.imageChannels * c.imageSize * c.imageSize
+            let all = images.scalars
+            for i in 0..<count {
+                let one = Array(all[(i * size)..<((i + 1) * size)])
+                let image = ImageGrid.image(from: one, channels: c.imageChannels, height: c.imageSize, width: c.imageSize)
+                try ImageIO.writePNG(image, to: out + String(format: "/seed%llu-%05d.png", seed, i))
+            }
+            print("wrote \(count) single images to \(out)/")
+        }
+        return 0
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import SwiftGAN
+import SwiftGANData
+import SwiftGANKernels
+
+let topHelp = """
+usage: swiftgan <command> [options]
+
+Generative adversarial networks on the CPU.
+
+commands:
+  train         train a DCGAN on a dataset, writing sample grids and checkpoints
+  sample        draw images from a checkpoint
+  interpolate   walk between two latent vectors (linear and spherical), as a PNG strip and a GIF
+  bench         time DCGAN training steps and sampling (images/s)
+
+Run 'swiftgan <command> --help' for a command's options.
+"""
+
+/// Runs a subcommand and turns every error into one line on standard error with exit code 1 (2 for usage errors).
+func runMain() -> Int32 {
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    guard let command = arguments.first else {
+        print(topHelp)
+        return 2
+    }
+    arguments.removeFirst()
+    if command == "--help" || command == "-h" || command == "help" {
+        print(topHelp)
+        return 0
+    }
+    let commands: [String: ([String]) throws -> Int32] = [
+        "train": TrainCommand.run, "sample": SampleCommand.run, "interpolate": InterpolateCommand.run, "bench": BenchCommand.run,
+    ]
+    guard let body = commands[command] else {
+        FileHandle.standardError.write(Data("error: unknown command '\(command)' (commands: train, sample, interpolate, bench)\n".utf8))
+        return 2
+    }
+    do {
+        return try body(arguments)
+    } catch let error as UsageError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        return 2
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return 1
+    }
+}
+
+setvbuf(stdout, nil, _IOLBF, 0)
+exit(runMain())

@@ -1,0 +1,131 @@
+import XCTest
+import Foundation
+import SwiftGANData
+
+/// Runs the built `swiftgan` executable as a user would.
+final class CommandLineTests: XCTestCase {
+    var work = ""
+
+    override func setUpWithError() throws {
+        work = NSTemporaryDirectory() + "swiftgan-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: work) }
+
+    /// The executable in the build products folder (`.build/<configuration>/swiftgan`), which holds the test bundle.
+    var executable: String {
+        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("swiftgan").path }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    func swiftgan(_ arguments: [String]) throws -> Result {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            XCTFail("the swiftgan executable is not built at \(executable) (run 'swift build' first)")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: work)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A failure: non-zero exit, exactly one line on standard error containing `text`, no crash.
+    func assertError(_ arguments: [String], contains text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try swiftgan(arguments)
+        XCTAssertNotEqual(r.status, 0, "\(arguments) should fail", file: file, line: line)
+        XCTAssertLessThan(r.status, 128, "\(arguments) crashed: \(r.stderr)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line expected, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("error: ") && r.stderr.contains(text), "got: \(r.stderr)", file: file, line: line)
+    }
+
+    /// A small IDX dataset of 32 random 28x28 images.
+    func makeDataset() throws -> String {
+        var bytes = [UInt8](repeating: 0, count: 32 * 28 * 28)
+        for i in bytes.indices { bytes[i] = UInt8((i * 37 + i / 28 * 11) % 256) }
+        let path = work + "/tiny-images-idx3-ubyte.gz"
+        try IDX.write(IDXArray(shape: [32, 28, 28], bytes: bytes), to: path)
+        return path
+    }
+
+    func testHelpForEveryCommand() throws {
+        for command in ["train", "sample", "interpolate", "bench"] {
+            let r = try swiftgan([command, "--help"])
+            XCTAssertEqual(r.status, 0)
+            XCTAssertTrue(r.stdout.contains("usage: swiftgan \(command)"), r.stdout)
+        }
+        XCTAssertTrue(try swiftgan(["--help"]).stdout.contains("commands:"))
+    }
+
+    func testBadArgumentsGiveOneLineErrors() throws {
+        try assertError(["fly"], contains: "unknown command 'fly'")
+        try assertError(["train", "--stepz", "3"], contains: "unknown option '--stepz'")
+        try assertError(["train", "--steps", "many"], contains: "--steps: 'many' is not a whole number")
+        try assertError(["train", "--steps"], contains: "needs a value")
+        try assertError(["train", "--image-size", "48"], contains: "image size must be 32 or 64")
+        try assertError(["train", "--learning-rate", "-1"], contains: "--learning-rate")
+        try assertError(["train", "--batch-size", "1"], contains: "--batch-size")
+        try assertError(["train", "--data", "no/such/folder"], contains: "no/such/folder")
+        try assertError(["train", "--resume", "--out", "nothing-here"], contains: "no checkpoint")
+        try assertError(["sample"], contains: "--checkpoint PATH is required")
+        try assertError(["sample", "--checkpoint", "missing.safetensors"], contains: "missing.safetensors")
+        try assertError(["interpolate", "--checkpoint", "x", "--mode", "zigzag"], contains: "--mode: 'zigzag'")
+        try assertError(["bench", "--image-sizes", "31"], contains: "--image-sizes")
+        FileManager.default.createFile(atPath: work + "/junk.safetensors", contents: Data("not a checkpoint".utf8))
+        try assertError(["sample", "--checkpoint", "junk.safetensors"], contains: "junk.safetensors")
+        let truncated = try makeDataset()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: truncated))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: work + "/cut-images-idx3-ubyte.gz"))
+        try assertError(["train", "--data", "cut-images-idx3-ubyte.gz"], contains: "cut-images-idx3-ubyte.gz")
+    }
+
+    /// Train a few steps, resume, refuse a changed configuration, sample and interpolate.
+    func testTrainResumeSampleInterpolate() throws {
+        let data = try makeDataset()
+        let common = ["--data", data, "--out", "run", "--width", "4", "--batch-size", "8", "--sample-every", "2",
+                      "--log-every", "1", "--threads", "1"]
+        let first = try swiftgan(["train", "--steps", "2"] + common)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stdout.contains("step 2/2"), first.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/run/samples/step-000002.png"))
+
+        try assertError(["train", "--steps", "3"] + common, contains: "add --resume")
+        try assertError(["train", "--steps", "4", "--resume", "--out", "run", "--width", "8"], contains: "generator-width: 4 (checkpoint) vs 8 (requested)")
+
+        let resumed = try swiftgan(["train", "--steps", "4", "--resume"] + common)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming") && resumed.stdout.contains("step 4/4"), resumed.stdout)
+
+        let checkpoint = "run/checkpoint.safetensors"
+        let sample = try swiftgan(["sample", "--checkpoint", checkpoint, "--count", "6", "--seed", "5", "--columns", "3", "--out", "s", "--individual"])
+        XCTAssertEqual(sample.status, 0, sample.stderr)
+        let grid = try ImageIO.readImage(work + "/s/samples-seed5.png")
+        XCTAssertEqual(grid.height, 2 * 32 + 3 * 2)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/s/seed5-00005.png"))
+        // The same seed draws the same images.
+        _ = try swiftgan(["sample", "--checkpoint", checkpoint, "--count", "6", "--seed", "5", "--columns", "3", "--out", "t"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: work + "/s/samples-seed5.png")),
+                       try Data(contentsOf: URL(fileURLWithPath: work + "/t/samples-seed5.png")))
+
+        let interpolation = try swiftgan(["interpolate", "--checkpoint", checkpoint, "--steps", "5", "--out", "i"])
+        XCTAssertEqual(interpolation.status, 0, interpolation.stderr)
+        for mode in ["linear", "spherical"] {
+            let strip = try ImageIO.readImage(work + "/i/interpolation-\(mode).png")
+            XCTAssertEqual(strip.width, 5 * 32 + 6 * 2)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/i/interpolation-\(mode).gif"))
+        }
+    }
+}

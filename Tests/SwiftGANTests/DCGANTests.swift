@@ -1,0 +1,218 @@
+import XCTest
+import Foundation
+@testable import SwiftGAN
+import SwiftGANData
+import SwiftGANNN
+
+func smallConfiguration(size: Int = 32, width: Int = 4, batch: Int = 8) -> DCGANConfiguration {
+    var c = DCGANConfiguration()
+    c.imageSize = size
+    c.generatorWidth = width
+    c.discriminatorWidth = width
+    c.batchSize = batch
+    c.latentSize = 16
+    return c
+}
+
+func temporaryDirectory(_ name: String) -> String {
+    let path = NSTemporaryDirectory() + "swiftgan-tests-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Real Fashion-MNIST images from the shared data folder, or nil (the caller skips) when it is absent.
+func sharedFashionMNIST(targetSize: Int = 32) throws -> ImageDataset? {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let path = root.deletingLastPathComponent().appendingPathComponent("shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz").path
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    return try ImageDataset(imagesPath: path, targetSize: targetSize)
+}
+
+final class DCGANTests: XCTestCase {
+    func testArchitectureShapesAndNames() {
+        for size in [32, 64] {
+            let c = smallConfiguration(size: size)
+            let gan = DCGAN(configuration: c)
+            let images = gan.generate(gan.latents(count: 3, seed: 1))
+            XCTAssertEqual(images.shape, [3, 1, size, size])
+            XCTAssertTrue(images.scalars.allSatisfy { $0 >= -1 && $0 <= 1 })
+            XCTAssertEqual(gan.discriminator(images).shape, [3, 1])
+            XCTAssertEqual(gan.generator.blocks.count, size == 32 ? 3 : 4)
+        }
+        let names = DCGAN(configuration: smallConfiguration()).namedParameters().map { $0.name }
+        XCTAssertEqual(names.first, "generator.blocks.0.conv.weight")
+        XCTAssertTrue(names.contains("generator.blocks.0.norm.runningMean"))
+        XCTAssertTrue(names.contains("discriminator.blocks.1.norm.weight"))
+        XCTAssertTrue(names.contains("discriminator.output.weight"))
+        // The paper's layer widths: 32x32 generator 4*ngf -> 2*ngf -> ngf -> image.
+        let gan = DCGAN(configuration: smallConfiguration(width: 8))
+        XCTAssertEqual(gan.generator.blocks.map { $0.conv.weight.value.shape[1] }, [32, 16, 8])
+        XCTAssertEqual(gan.discriminator.blocks.map { $0.conv.weight.value.shape[0] }, [16, 32])
+    }
+
+    func testDCGANInitialization() {
+        var c = smallConfiguration(width: 32)
+        c.latentSize = 100
+        let w = DCGAN(configuration: c).generator.blocks[1].conv.weight.value
+        let std = (w.squared().mean().scalar - w.mean().scalar * w.mean().scalar).squareRoot()
+        XCTAssertEqual(std, 0.02, accuracy: 0.002)
+        XCTAssertEqual(w.mean().scalar, 0, accuracy: 0.002)
+    }
+
+    func testCheckpointRoundTripGivesTheSameImages() throws {
+        let dir = temporaryDirectory("checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let gan = DCGAN(configuration: smallConfiguration())
+        let path = dir + "/c.safetensors"
+        try Checkpoint(gan: gan, step: 17).write(to: path)
+        let loaded = try Checkpoint.read(path)
+        XCTAssertEqual(loaded.step, 17)
+        XCTAssertEqual(loaded.configuration, gan.configuration)
+        let again = try loaded.makeGAN(path: path)
+        let z = gan.latents(count: 4, seed: 3)
+        XCTAssertEqual(gan.generate(z).scalars, again.generate(z).scalars)
+        // The file is ordinary safetensors with the configuration in its metadata.
+        let raw = try SafeTensorsFile.read(path)
+        XCTAssertEqual(raw.metadata["format"], "swiftgan-dcgan")
+        XCTAssertNotNil(raw.tensors["generator.blocks.0.conv.weight"])
+    }
+
+    func testDamagedCheckpointsAreRefusedWithTheFileName() throws {
+        let dir = temporaryDirectory("bad-checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let gan = DCGAN(configuration: smallConfiguration())
+        let path = dir + "/c.safetensors"
+        var checkpoint = Checkpoint(gan: gan, step: 1)
+        checkpoint.tensors["generator.output.weight"] = nil
+        try checkpoint.write(to: path)
+        XCTAssertThrowsError(try Checkpoint.read(path).makeGAN(path: path)) { error in
+            XCTAssertTrue("\(error)".contains(path), "\(error)")
+            XCTAssertTrue("\(error)".contains("missing output.weight"), "\(error)")
+        }
+        // Not a checkpoint at all.
+        var other = SafeTensorsFile()
+        other.tensors["x"] = NamedArray(shape: [1], values: [0])
+        try other.write(to: path)
+        XCTAssertThrowsError(try Checkpoint.read(path)) { error in
+            XCTAssertTrue("\(error)".contains("not a SwiftGAN DCGAN checkpoint"), "\(error)")
+        }
+        // Truncated file.
+        try checkpoint.write(to: path)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try Checkpoint.read(path)) { error in XCTAssertTrue("\(error)".contains(path), "\(error)") }
+    }
+
+    /// A few real steps on Fashion-MNIST: losses finite and changing, the weights move.
+    func testTrainingStepsOnRealFashionMNIST() throws {
+        guard let dataset = try sharedFashionMNIST() else {
+            throw XCTSkip("../shared/data/fashion-mnist is not here; skipping the real-data training test")
+        }
+        let gan = DCGAN(configuration: smallConfiguration(width: 8, batch: 16))
+        let trainer = try DCGANTrainer(gan: gan, dataset: dataset)
+        let before = gan.generator.blocks[0].conv.weight.value.scalars
+        var stats: [TrainingStatistics] = []
+        for _ in 0..<6 { stats.append(try trainer.trainStep()) }
+        XCTAssertTrue(stats.allSatisfy { $0.discriminatorLoss.isFinite && $0.generatorLoss.isFinite })
+        XCTAssertNotEqual(stats.first?.discriminatorLoss, stats.last?.discriminatorLoss)
+        XCTAssertNotEqual(before, gan.generator.blocks[0].conv.weight.value.scalars)
+        // The discriminator learns to separate real from generated quickly.
+        XCTAssertLessThan(stats.last!.discriminatorLoss, stats.first!.discriminatorLoss)
+        XCTAssertEqual(trainer.step, 6)
+    }
+
+    /// Training 4 steps straight and 2 + checkpoint + 2 give the same weights.
+    func testResumingContinuesExactlyWhereTrainingStopped() throws {
+        let dir = temporaryDirectory("resume")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SplitMix64(seed: 1)
+        let pixels = Tensor.randomUniform(shape: [40 * 32 * 32], lowerBound: -1, upperBound: 1, using: &rng).scalars
+        let dataset = try ImageDataset(images: pixels, labels: nil, channels: 1, height: 32, width: 32)
+        let c = smallConfiguration()
+        let straight = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
+        for _ in 0..<4 { try straight.trainStep() }
+
+        let first = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
+        for _ in 0..<2 { try first.trainStep() }
+        let path = dir + "/c.safetensors"
+        try first.checkpoint().write(to: path)
+        let resumed = try DCGANTrainer.resuming(from: try Checkpoint.read(path), path: path, dataset: dataset)
+        XCTAssertEqual(resumed.step, 2)
+        for _ in 0..<2 { try resumed.trainStep() }
+        let a = straight.gan.stateDictionary(), b = resumed.gan.stateDictionary()
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, t) in a {
+            let u = b[name]!
+            let diff = zip(t.scalars, u.scalars).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(diff, 1e-5, name)
+        }
+    }
+
+    func testTrainerRefusesMismatchedData() throws {
+        let dataset = try ImageDataset(images: [Float](repeating: 0, count: 20 * 28 * 28), labels: nil, channels: 1, height: 28, width: 28)
+        XCTAssertThrowsError(try DCGANTrainer(gan: DCGAN(configuration: smallConfiguration()), dataset: dataset)) { error in
+            XCTAssertTrue("\(error)".contains("1x28x28"), "\(error)")
+        }
+        let small = try ImageDataset(images: [Float](repeating: 0, count: 4 * 32 * 32), labels: nil, channels: 1, height: 32, width: 32)
+        XCTAssertThrowsError(try DCGANTrainer(gan: DCGAN(configuration: smallConfiguration(batch: 8)), dataset: small))
+    }
+
+    func testSessionWritesSamplesCheckpointAndLogAndStopsOnRequest() throws {
+        let dir = temporaryDirectory("session")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dataset = try ImageDataset(images: [Float](repeating: 0.5, count: 16 * 32 * 32), labels: nil, channels: 1, height: 32, width: 32)
+        let trainer = try DCGANTrainer(gan: DCGAN(configuration: smallConfiguration()), dataset: dataset)
+        var schedule = TrainingSchedule()
+        schedule.steps = 10
+        schedule.sampleEvery = 2
+        schedule.checkpointEvery = 100
+        schedule.logEvery = 1
+        let session = TrainingSession(trainer: trainer, run: RunDirectory(dir), schedule: schedule)
+        var lines: [String] = []
+        session.report = { lines.append($0) }
+        session.shouldStop = { trainer.step >= 3 }
+        XCTAssertEqual(try session.run(), .interrupted)
+        XCTAssertEqual(try Checkpoint.read(dir + "/checkpoint.safetensors").step, 3)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/samples/step-000002.png"))
+        let grid = try ImageIO.readImage(dir + "/samples/latest.png")
+        XCTAssertEqual(grid.width, 8 * 32 + 9 * 2)
+        let log = try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(log.count, 3)
+        XCTAssertTrue(lines.contains { $0.contains("step 2/10") && $0.contains("img/s") && $0.contains("ETA") })
+    }
+}
+
+final class InterpolationTests: XCTestCase {
+    func norm(_ v: [Float]) -> Float { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+
+    func testEndpointsAndMidpoints() {
+        let a: [Float] = [1, 0, 0], b: [Float] = [0, 2, 0]
+        for mode in LatentInterpolation.allCases {
+            let path = mode.path(from: a, to: b, steps: 5)
+            XCTAssertEqual(path.shape, [5, 3])
+            let rows = path.scalars
+            for k in 0..<3 {
+                XCTAssertEqual(rows[k], a[k], accuracy: 1e-6)
+                XCTAssertEqual(rows[12 + k], b[k], accuracy: 1e-6)
+            }
+        }
+        let mid = LatentInterpolation.slerp(a, b, 0.5)
+        // Halfway along the quarter circle, with the length halfway between 1 and 2.
+        XCTAssertEqual(mid[0], 1.5 * Float(0.5.squareRoot()), accuracy: 1e-5)
+        XCTAssertEqual(mid[1], 1.5 * Float(0.5.squareRoot()), accuracy: 1e-5)
+        XCTAssertEqual(LatentInterpolation.lerp(a, b, 0.5), [0.5, 1, 0])
+    }
+
+    func testSphericalStaysFiniteForEqualOppositeAndZeroVectors() {
+        let a: [Float] = [0.3, -1.2, 0.5, 2.0]
+        let opposite = a.map { -$0 }
+        for t in stride(from: Float(0), through: 1, by: 0.125) {
+            let same = LatentInterpolation.slerp(a, a, t)
+            for (x, y) in zip(same, a) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+            let turn = LatentInterpolation.slerp(a, opposite, t)
+            XCTAssertTrue(turn.allSatisfy { $0.isFinite })
+            XCTAssertEqual(norm(turn), norm(a), accuracy: 1e-4, "the turn keeps the length")
+            XCTAssertTrue(LatentInterpolation.slerp([0, 0, 0, 0], a, t).allSatisfy { $0.isFinite })
+        }
+    }
+}
