@@ -84,7 +84,7 @@ final class CommandLineTests: XCTestCase {
         try assertError(["sample", "--checkpoint", "missing.safetensors"], contains: "missing.safetensors")
         try assertError(["interpolate", "--checkpoint", "x", "--mode", "zigzag"], contains: "--mode: 'zigzag'")
         try assertError(["bench", "--image-sizes", "31"], contains: "--image-sizes")
-        FileManager.default.createFile(atPath: work + "/junk.safetensors", contents: Data("not a checkpoint".utf8))
+        try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: work + "/junk.safetensors"))
         try assertError(["sample", "--checkpoint", "junk.safetensors"], contains: "junk.safetensors")
         let truncated = try makeDataset()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: truncated))
