@@ -15,9 +15,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CStb", path: "Sources/CStb", providers: [.apt(["libstb-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSupport", path: "Sources/CSupport"),
 
         // Buffer-level kernels: a plain reference loop and the library fast path for each.
-        .target(name: "SwiftGANKernels", dependencies: ["CDNNL", "COpenBLAS"]),
+        .target(name: "SwiftGANKernels", dependencies: ["CDNNL", "COpenBLAS", "CSupport"]),
         // Tensor, differentiable ops, reverse-mode autodiff.
         .target(name: "SwiftGANTensor", dependencies: ["SwiftGANKernels"]),
         // Module, layers, losses, initializers, optimizers.

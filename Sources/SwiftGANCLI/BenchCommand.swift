@@ -48,6 +48,7 @@ enum BenchCommand {
             let trainer = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
             var times: [Double] = []
             for i in 0..<(warmup + steps) {
+                if i == warmup { KernelProfile.reset() }
                 let start = DispatchTime.now().uptimeNanoseconds
                 try trainer.trainStep()
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
@@ -55,6 +56,13 @@ enum BenchCommand {
             }
             let median = times.sorted()[times.count / 2]
             print(String(format: "train step %2dx%-2d              %8.1f   %8.1f", size, size, median, Double(batch) / median * 1000))
+            if KernelProfile.isEnabled {
+                let total = times.reduce(0, +)
+                for row in KernelProfile.report {
+                    print(String(format: "#   %-34@ %6d calls %9.1f ms/step  %5.1f%%", row.name, row.calls / steps,
+                                 row.milliseconds / Double(steps), 100 * row.milliseconds / total))
+                }
+            }
             // Sampling: generator only, batch 256, evaluation mode, no gradient recording.
             let latents = trainer.gan.latents(count: 256, seed: 3)
             var sampleTimes: [Double] = []

@@ -7,20 +7,26 @@ public enum Convolution {
     public static func forward(_ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                output: UnsafeMutablePointer<Float>) {
         precondition(g.problem == nil, g.problem ?? "")
-        OneDNN.convolution(g, pass: .forward, a: input, b: weight, result: output)
+        KernelProfile.measure("conv forward \(g.spatialRank)D") {
+            OneDNN.convolution(g, pass: .forward, a: input, b: weight, result: output)
+        }
     }
 
     /// The gradient of the forward pass with respect to its input; equals a transposed convolution of `gradOutput`.
     public static func backwardData(_ g: ConvolutionGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                     gradInput: UnsafeMutablePointer<Float>) {
         precondition(g.problem == nil, g.problem ?? "")
-        OneDNN.convolution(g, pass: .backwardData, a: gradOutput, b: weight, result: gradInput)
+        KernelProfile.measure("conv backward data \(g.spatialRank)D") {
+            OneDNN.convolution(g, pass: .backwardData, a: gradOutput, b: weight, result: gradInput)
+        }
     }
 
     /// The gradient of the forward pass with respect to its weight.
     public static func backwardWeights(_ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                        gradWeight: UnsafeMutablePointer<Float>) {
         precondition(g.problem == nil, g.problem ?? "")
-        OneDNN.convolution(g, pass: .backwardWeights, a: input, b: gradOutput, result: gradWeight)
+        KernelProfile.measure("conv backward weights \(g.spatialRank)D") {
+            OneDNN.convolution(g, pass: .backwardWeights, a: input, b: gradOutput, result: gradWeight)
+        }
     }
 }
