@@ -25,8 +25,10 @@ let package = Package(
         .target(name: "SwiftGANNN", dependencies: ["SwiftGANTensor"]),
         // File formats (IDX, PNG, GIF, safetensors) and datasets. Knows no Tensor.
         .target(name: "SwiftGANData", dependencies: ["CStb", "CZlib"]),
-        // GAN models, training loop, checkpoints, sampling, interpolation.
-        .target(name: "SwiftGAN", dependencies: ["SwiftGANNN", "SwiftGANData"]),
+        // Sample-quality metrics on feature arrays (Frechet distance, KID, precision/recall, density/coverage).
+        .target(name: "SwiftGANMetrics", dependencies: ["COpenBLAS"]),
+        // GAN models, training loop, checkpoints, sampling, interpolation, evaluation.
+        .target(name: "SwiftGAN", dependencies: ["SwiftGANNN", "SwiftGANData", "SwiftGANMetrics"]),
         // The `swiftgan` command-line tool.
         .executableTarget(name: "SwiftGANCLI", dependencies: ["SwiftGAN"]),
 
@@ -35,6 +37,7 @@ let package = Package(
         .testTarget(name: "SwiftGANNNTests", dependencies: ["SwiftGANNN"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SwiftGANDataTests", dependencies: ["SwiftGANData"], exclude: ["Fixtures"]),
+        .testTarget(name: "SwiftGANMetricsTests", dependencies: ["SwiftGANMetrics"], exclude: ["Fixtures"]),
         .testTarget(name: "SwiftGANTests", dependencies: ["SwiftGAN"]),
         .testTarget(name: "SwiftGANCLITests", dependencies: ["SwiftGAN"]),
     ]
