@@ -104,28 +104,24 @@ public final class BatchNorm: Layer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         precondition(input.rank >= 2 && input.shape[1] == weight.value.scalarCount,
                      "BatchNorm: input shape \(input.shape) does not have \(weight.value.scalarCount) channels on axis 1")
-        let axes = [0] + Array(2..<input.rank)
         let broadcastShape = [1, input.shape[1]] + [Int](repeating: 1, count: input.rank - 2)
-        let gamma = weight.value.reshaped(to: broadcastShape), beta = bias.value.reshaped(to: broadcastShape)
         if !isTraining {
-            let scale = GradientRecording.withoutRecording {
-                (runningVariance.value + epsilon).squareRoot().reshaped(to: broadcastShape)
-            }
-            return (input - runningMean.value.reshaped(to: broadcastShape)) / scale * gamma + beta
+            // y = x * a + b per channel, with a = gamma / sqrt(runningVariance + eps), b = beta - runningMean * a.
+            let inverseStd = GradientRecording.withoutRecording { 1 / (runningVariance.value + epsilon).squareRoot() }
+            let a = weight.value * inverseStd
+            let b = bias.value - runningMean.value * a
+            return input * a.reshaped(to: broadcastShape) + b.reshaped(to: broadcastShape)
         }
         let count = input.scalarCount / input.shape[1]
         precondition(count > 1, "BatchNorm: training needs more than one value per channel, input shape \(input.shape)")
-        let mean = input.mean(alongAxes: axes, keepingDimensions: true)
-        let centered = input - mean
-        let variance = centered.squared().mean(alongAxes: axes, keepingDimensions: true)
-        let normalized = centered / (variance + epsilon).squareRoot()
+        let result = input.batchNormalized(scale: weight.value, shift: bias.value, epsilon: epsilon)
         GradientRecording.withoutRecording {
             let m = momentum
-            let unbiased = variance.detached.reshaped(to: [-1]) * (Float(count) / Float(count - 1))
-            runningMean.value = runningMean.value * (1 - m) + mean.detached.reshaped(to: [-1]) * m
+            let unbiased = result.variance * (Float(count) / Float(count - 1))
+            runningMean.value = runningMean.value * (1 - m) + result.mean * m
             runningVariance.value = runningVariance.value * (1 - m) + unbiased * m
         }
-        return normalized * gamma + beta
+        return result.output
     }
 }
 

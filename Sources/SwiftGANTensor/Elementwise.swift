@@ -89,6 +89,12 @@ extension Tensor {
     public static func * (a: Tensor, s: Float) -> Tensor { a.affine(scale: s, shift: 0) }
     public static func * (s: Float, a: Tensor) -> Tensor { a.affine(scale: s, shift: 0) }
     public static func / (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1 / s, shift: 0) }
+    /// `s / a`, element by element.
+    public static func / (s: Float, a: Tensor) -> Tensor {
+        let y = a.map { s / $0 }
+        return recording(y, inputs: [a]) { g in [-(g * s) / a.squared()] }
+    }
+
     public static func + (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1, shift: s) }
     public static func + (s: Float, a: Tensor) -> Tensor { a.affine(scale: 1, shift: s) }
     public static func - (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1, shift: -s) }
@@ -156,10 +162,15 @@ extension Tensor {
     /// `x` where positive, `slope * x` elsewhere.
     public func leakyRelu(slope: Float = 0.2) -> Tensor {
         let y = map { $0 > 0 ? $0 : $0 * slope }
-        return Tensor.recording(y, inputs: [self]) { g in
-            // The derivative is piecewise constant: a mask that is not itself differentiated.
-            [g * self.detached.map { $0 > 0 ? 1 : slope }]
-        }
+        return Tensor.recording(y, inputs: [self]) { g in [Tensor.leakyReluGradient(g, at: self.detached, slope: slope)] }
+    }
+
+    /// `g` where `x > 0`, `slope * g` elsewhere: the gradient of `leakyRelu` in one pass. Linear in `g`, so its own
+    /// gradient is the same function of the upstream gradient; `x` only selects (its derivative is zero almost
+    /// everywhere).
+    static func leakyReluGradient(_ g: Tensor, at x: Tensor, slope: Float) -> Tensor {
+        let y = zip(g, x, "leakyReluGradient") { $1 > 0 ? $0 : $0 * slope }
+        return recording(y, inputs: [g]) { upstream in [leakyReluGradient(upstream, at: x, slope: slope)] }
     }
 
     /// Elements clamped to `[lower, upper]` (the gradient is zero where clamped).

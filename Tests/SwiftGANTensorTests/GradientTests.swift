@@ -35,6 +35,7 @@ final class GradientTests: XCTestCase {
         assertGradients("neg", [random([3, 2])]) { -$0[0] }
         assertGradients("affine", [random([3, 2])]) { $0[0] * 3 + 1 - 0.5 * $0[0] }
         assertGradients("scalar minus", [random([4])]) { 2 - $0[0] / 4 }
+        assertGradients("scalar over tensor", [positive([4])]) { 3 / $0[0] }
     }
 
     func testElementwiseFunctions() {
@@ -149,5 +150,46 @@ final class GradientCheckSelfTests: XCTestCase {
         }
         XCTAssertNoThrow(try GradientCheck().check(order: 1, at: [x], f))
         XCTAssertThrowsError(try GradientCheck().check(order: 2, at: [x], f))
+    }
+}
+
+/// The fused batch-normalization kernels against the same computation written with ordinary ops.
+final class BatchNormalizationKernelTests: XCTestCase {
+    func testFusedForwardAndBackwardMatchTheReference() {
+        var rng = SplitMix64(seed: 11)
+        for shape in [[4, 3], [3, 5, 4, 4], [2, 2, 3, 2, 2], [64, 8, 4, 4]] {
+            let c = shape[1]
+            let x = Tensor.randomNormal(shape: shape, mean: 2, standardDeviation: 3, using: &rng).requiringGradient()
+            let gamma = Tensor.randomNormal(shape: [c], mean: 1, standardDeviation: 0.3, using: &rng).requiringGradient()
+            let beta = Tensor.randomNormal(shape: [c], using: &rng).requiringGradient()
+            let seed = Tensor.randomNormal(shape: shape, using: &rng)
+            let fused = x.batchNormalized(scale: gamma, shift: beta, epsilon: 1e-5)
+            let reference = x.batchNormalizedReference(scale: gamma, shift: beta, epsilon: 1e-5)
+            assertClose(fused.output.scalars, reference.scalars, "forward \(shape)")
+            let fusedGrads = gradient(of: fused.output, wrt: [x, gamma, beta], seed: seed)
+            let referenceGrads = gradient(of: reference, wrt: [x, gamma, beta], seed: seed)
+            for (k, name) in ["input", "scale", "shift"].enumerated() {
+                assertClose(fusedGrads[k].scalars, referenceGrads[k].scalars, "\(name) gradient \(shape)")
+            }
+            // Batch statistics as returned.
+            let axes = [0] + Array(2..<shape.count)
+            assertClose(fused.mean.scalars, x.detached.mean(alongAxes: axes).scalars, "mean \(shape)")
+        }
+    }
+
+    func testFusedBatchNormFirstAndSecondOrder() throws {
+        var rng = SplitMix64(seed: 12)
+        let x = Tensor.randomNormal(shape: [3, 2, 2, 2], using: &rng)
+        let gamma = Tensor.randomNormal(shape: [2], mean: 1, standardDeviation: 0.3, using: &rng)
+        let beta = Tensor.randomNormal(shape: [2], using: &rng)
+        try GradientCheck(tolerance: 3e-2).check(order: 2, at: [x, gamma, beta]) {
+            $0[0].batchNormalized(scale: $0[1], shift: $0[2], epsilon: 1e-5).output.tanh()
+        }
+    }
+
+    func assertClose(_ a: [Float], _ b: [Float], _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, message, file: file, line: line)
+        let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-4, "\(message): worst relative difference \(worst)", file: file, line: line)
     }
 }
