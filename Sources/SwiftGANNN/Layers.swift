@@ -5,14 +5,19 @@ public final class Linear: Layer {
     /// Shape `[outputSize]`, or nil without a bias.
     public let bias: Parameter?
 
-    public init<G: RandomNumberGenerator>(inputSize: Int, outputSize: Int, bias: Bool = true,
+    /// Present when the weight is spectrally normalized.
+    public let spectralNorm: SpectralNorm?
+
+    public init<G: RandomNumberGenerator>(inputSize: Int, outputSize: Int, bias: Bool = true, spectralNormalization: Bool = false,
                                           initializer: Initializer = .fanInUniform, using generator: inout G) {
         weight = Parameter(initializer.make(shape: [outputSize, inputSize], fanIn: inputSize, using: &generator))
         self.bias = bias ? Parameter(Initializer.fanInUniform.make(shape: [outputSize], fanIn: inputSize, using: &generator)) : nil
+        spectralNorm = spectralNormalization ? SpectralNorm(rows: outputSize, columns: inputSize, using: &generator) : nil
     }
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        let y = Tensor.matmul(input, weight.value, transposeB: true)
+        let w = spectralNorm.map { $0(weight.value) } ?? weight.value
+        let y = Tensor.matmul(input, w, transposeB: true)
         return bias.map { y + $0.value } ?? y
     }
 }
@@ -23,11 +28,13 @@ public final class Convolution: Layer {
     public let bias: Parameter?
     public let stride: [Int]
     public let padding: [Int]
+    /// Present when the weight is spectrally normalized.
+    public let spectralNorm: SpectralNorm?
 
     /// - Parameters:
     ///   - spatialRank: 2 for images, 3 for voxel grids, 1 for sequences.
     public init<G: RandomNumberGenerator>(spatialRank: Int = 2, inputChannels: Int, outputChannels: Int, kernelSize: Int,
-                                          stride: Int = 1, padding: Int = 0, bias: Bool = true,
+                                          stride: Int = 1, padding: Int = 0, bias: Bool = true, spectralNormalization: Bool = false,
                                           initializer: Initializer = .fanInUniform, using generator: inout G) {
         let kernel = [Int](repeating: kernelSize, count: spatialRank)
         let fanIn = inputChannels * kernel.reduce(1, *)
@@ -35,10 +42,12 @@ public final class Convolution: Layer {
         self.bias = bias ? Parameter(Initializer.fanInUniform.make(shape: [outputChannels], fanIn: fanIn, using: &generator)) : nil
         self.stride = [Int](repeating: stride, count: spatialRank)
         self.padding = [Int](repeating: padding, count: spatialRank)
+        spectralNorm = spectralNormalization ? SpectralNorm(rows: outputChannels, columns: fanIn, using: &generator) : nil
     }
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        let y = Tensor.convolution(input, weight.value, stride: stride, padding: padding)
+        let w = spectralNorm.map { $0(weight.value) } ?? weight.value
+        let y = Tensor.convolution(input, w, stride: stride, padding: padding)
         return bias.map { y + $0.value.reshaped(to: [1, -1] + [Int](repeating: 1, count: stride.count)) } ?? y
     }
 }
@@ -81,7 +90,7 @@ public typealias ConvTranspose2D = TransposedConvolution
 ///
 /// Training uses the batch's mean and (biased) variance and updates running averages with `momentum`
 /// (the unbiased variance, as PyTorch does); evaluation uses the running averages.
-public final class BatchNorm: Layer {
+public final class BatchNorm: Layer, TrainingModeSwitchable {
     public let weight: Parameter
     public let bias: Parameter
     public let runningMean: Parameter

@@ -92,9 +92,10 @@ extension Module {
         for (name, p) in named { if let t = state[name] { p.value = t } }
     }
 
-    /// Switches every batch-norm layer inside between training (batch statistics) and evaluation (running averages).
+    /// Switches every layer inside between training and evaluation: batch normalization (batch statistics or running
+    /// averages) and spectral normalization (power iteration on or off).
     public func setTraining(_ training: Bool) {
-        for case let norm as BatchNorm in allModules() { norm.isTraining = training }
+        for case let layer as TrainingModeSwitchable in allModules() { layer.isTraining = training }
     }
 }
 

@@ -193,3 +193,19 @@ final class BatchNormalizationKernelTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-4, "\(message): worst relative difference \(worst)", file: file, line: line)
     }
 }
+
+final class IndexingTests: XCTestCase {
+    func testGatherValuesAndGradients() throws {
+        let table = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(table.gathering(rows: [2, 0, 2]).scalars, [5, 6, 1, 2, 5, 6])
+        // Repeated rows accumulate their gradients.
+        let tracked = table.requiringGradient()
+        let g = gradient(of: tracked.gathering(rows: [2, 0, 2]).sum(), wrt: [tracked])[0]
+        XCTAssertEqual(g.scalars, [1, 1, 0, 0, 2, 2])
+        var rng = SplitMix64(seed: 3)
+        let x = Tensor.randomNormal(shape: [4, 3], using: &rng)
+        try GradientCheck().check(order: 2, at: [x]) { $0[0].gathering(rows: [3, 1, 1, 0]).squared() }
+        let rows = Tensor.randomNormal(shape: [4, 3], using: &rng)
+        try GradientCheck().check(order: 2, at: [rows]) { $0[0].scatterAdding(rows: [2, 2, 0, 1], rowCount: 5).squared() }
+    }
+}
