@@ -1,24 +1,43 @@
 import SwiftGANNN
+import SwiftGANData
 
-/// One generator stage: transposed convolution, batch normalization, ReLU.
-public final class GeneratorBlock: Layer {
+/// One generator stage: transposed convolution, batch normalization (class-conditional in a conditional GAN), ReLU.
+public final class GeneratorBlock: Module {
     public let conv: TransposedConvolution
-    public let norm: BatchNorm
+    /// Batch normalization of an unconditional generator.
+    public let norm: BatchNorm?
+    /// Class-conditional batch normalization of a conditional generator.
+    public let conditionalNorm: ConditionalBatchNorm?
 
-    init<G: RandomNumberGenerator>(inputChannels: Int, outputChannels: Int, stride: Int, padding: Int, using rng: inout G) {
-        conv = TransposedConvolution(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 4, stride: stride,
+    init<G: RandomNumberGenerator>(spatialRank: Int, inputChannels: Int, outputChannels: Int, stride: Int, padding: Int,
+                                   classCount: Int?, using rng: inout G) {
+        conv = TransposedConvolution(spatialRank: spatialRank, inputChannels: inputChannels, outputChannels: outputChannels,
+                                     kernelSize: 4, stride: stride,
                                      padding: padding, bias: false, initializer: .dcgan, using: &rng)
-        norm = BatchNorm(featureCount: outputChannels, weightInitializer: .normal(mean: 1, standardDeviation: 0.02), using: &rng)
+        if let classes = classCount {
+            norm = nil
+            conditionalNorm = ConditionalBatchNorm(featureCount: outputChannels, classCount: classes, using: &rng)
+        } else {
+            norm = BatchNorm(featureCount: outputChannels, weightInitializer: .normal(mean: 1, standardDeviation: 0.02), using: &rng)
+            conditionalNorm = nil
+        }
     }
 
-    public func callAsFunction(_ input: Tensor) -> Tensor { norm(conv(input)).relu() }
+    public func callAsFunction(_ input: Tensor, labels: [Int]?) -> Tensor {
+        let h = conv(input)
+        if let conditional = conditionalNorm {
+            guard let labels = labels else { preconditionFailure("GeneratorBlock: a conditional generator needs labels") }
+            return conditional(h, labels: labels).relu()
+        }
+        return (norm.map { $0(h) } ?? h).relu()
+    }
 }
 
 /// The DCGAN generator (Radford et al. 2015): latent `[N, latentSize]` to images `[N, C, S, S]` in [-1, 1].
 ///
 /// A 4x4 transposed convolution turns z into a 4x4 map of `width * 2^(k-1)` channels; each further stage doubles the
 /// side and halves the channels (kernel 4, stride 2, padding 1); the last stage outputs the image channels with tanh.
-public final class DCGANGenerator: Layer {
+public final class DCGANGenerator: Module {
     public let blocks: [GeneratorBlock]
     public let output: TransposedConvolution
     public let latentSize: Int
@@ -26,62 +45,91 @@ public final class DCGANGenerator: Layer {
     public init<G: RandomNumberGenerator>(configuration c: DCGANConfiguration, using rng: inout G) {
         let stages = c.upsamplingLayers
         var channels = c.generatorWidth << (stages - 1)
-        var blocks = [GeneratorBlock(inputChannels: c.latentSize, outputChannels: channels, stride: 1, padding: 0, using: &rng)]
+        let rank = c.spatialRank
+        var blocks = [GeneratorBlock(spatialRank: rank, inputChannels: c.latentSize, outputChannels: channels, stride: 1,
+                                     padding: 0, classCount: c.classCount, using: &rng)]
         for _ in 1..<stages {
-            blocks.append(GeneratorBlock(inputChannels: channels, outputChannels: channels / 2, stride: 2, padding: 1, using: &rng))
+            blocks.append(GeneratorBlock(spatialRank: rank, inputChannels: channels, outputChannels: channels / 2, stride: 2,
+                                         padding: 1, classCount: c.classCount, using: &rng))
             channels /= 2
         }
         self.blocks = blocks
-        output = TransposedConvolution(inputChannels: channels, outputChannels: c.imageChannels, kernelSize: 4, stride: 2,
-                                       padding: 1, bias: false, initializer: .dcgan, using: &rng)
+        output = TransposedConvolution(spatialRank: rank, inputChannels: channels, outputChannels: c.imageChannels, kernelSize: 4,
+                                       stride: 2, padding: 1, bias: false, initializer: .dcgan, using: &rng)
         latentSize = c.latentSize
+        spatialRank = rank
     }
 
-    /// - Parameter input: latent vectors `[N, latentSize]` (or `[N, latentSize, 1, 1]`).
-    public func callAsFunction(_ input: Tensor) -> Tensor {
-        let z = input.rank == 4 ? input : input.reshaped(to: [input.shape[0], latentSize, 1, 1])
-        return output(blocks.reduce(z) { $1($0) }).tanh()
+    /// 2 for images, 3 for voxel grids.
+    public let spatialRank: Int
+
+    /// - Parameters:
+    ///   - input: latent vectors `[N, latentSize]`.
+    ///   - labels: the class of each image, for a conditional generator.
+    public func callAsFunction(_ input: Tensor, labels: [Int]? = nil) -> Tensor {
+        let z = input.reshaped(to: [input.shape[0], latentSize] + [Int](repeating: 1, count: spatialRank))
+        return output(blocks.reduce(z) { $1($0, labels: labels) }).tanh()
     }
 }
 
-/// One discriminator stage: strided convolution, batch normalization, leaky ReLU (slope 0.2).
+/// One discriminator stage: strided convolution, batch normalization (left out under spectral normalization),
+/// leaky ReLU (slope 0.2).
 public final class DiscriminatorBlock: Layer {
     public let conv: Convolution
-    public let norm: BatchNorm
+    public let norm: BatchNorm?
 
-    init<G: RandomNumberGenerator>(inputChannels: Int, outputChannels: Int, using rng: inout G) {
-        conv = Convolution(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 4, stride: 2, padding: 1,
-                           bias: false, initializer: .dcgan, using: &rng)
-        norm = BatchNorm(featureCount: outputChannels, weightInitializer: .normal(mean: 1, standardDeviation: 0.02), using: &rng)
+    init<G: RandomNumberGenerator>(spatialRank: Int, inputChannels: Int, outputChannels: Int, spectralNormalization: Bool,
+                                   using rng: inout G) {
+        conv = Convolution(spatialRank: spatialRank, inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 4,
+                           stride: 2, padding: 1,
+                           bias: spectralNormalization, spectralNormalization: spectralNormalization, initializer: .dcgan, using: &rng)
+        norm = spectralNormalization ? nil
+            : BatchNorm(featureCount: outputChannels, weightInitializer: .normal(mean: 1, standardDeviation: 0.02), using: &rng)
     }
 
-    public func callAsFunction(_ input: Tensor) -> Tensor { norm(conv(input)).leakyRelu(slope: 0.2) }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let h = conv(input)
+        return (norm.map { $0(h) } ?? h).leakyRelu(slope: 0.2)
+    }
 }
 
 /// The DCGAN discriminator: images `[N, C, S, S]` to one logit per image `[N, 1]` (no sigmoid; the loss takes logits).
-public final class DCGANDiscriminator: Layer {
+///
+/// In a conditional GAN it is a projection discriminator (Miyato and Koyama 2018): the logit gains the inner
+/// product of a learned class embedding with the last feature map summed over its positions.
+public final class DCGANDiscriminator: Module {
     public let input: Convolution
     public let blocks: [DiscriminatorBlock]
     public let output: Convolution
+    /// Class embeddings of a projection discriminator.
+    public let projection: Embedding?
 
     public init<G: RandomNumberGenerator>(configuration c: DCGANConfiguration, using rng: inout G) {
         let stages = c.upsamplingLayers
+        let sn = c.spectralNormalization
         var channels = c.discriminatorWidth
-        input = Convolution(inputChannels: c.imageChannels, outputChannels: channels, kernelSize: 4, stride: 2, padding: 1,
-                            bias: false, initializer: .dcgan, using: &rng)
+        let rank = c.spatialRank
+        input = Convolution(spatialRank: rank, inputChannels: c.imageChannels, outputChannels: channels, kernelSize: 4, stride: 2,
+                            padding: 1, bias: sn, spectralNormalization: sn, initializer: .dcgan, using: &rng)
         var blocks: [DiscriminatorBlock] = []
         for _ in 1..<stages {
-            blocks.append(DiscriminatorBlock(inputChannels: channels, outputChannels: channels * 2, using: &rng))
+            blocks.append(DiscriminatorBlock(spatialRank: rank, inputChannels: channels, outputChannels: channels * 2,
+                                             spectralNormalization: sn, using: &rng))
             channels *= 2
         }
         self.blocks = blocks
-        output = Convolution(inputChannels: channels, outputChannels: 1, kernelSize: 4, stride: 1, padding: 0, bias: false,
-                             initializer: .dcgan, using: &rng)
+        output = Convolution(spatialRank: rank, inputChannels: channels, outputChannels: 1, kernelSize: 4, stride: 1, padding: 0,
+                             bias: false, spectralNormalization: sn, initializer: .dcgan, using: &rng)
+        projection = c.classCount.map { Embedding(count: $0, dimension: channels, initializer: .dcgan, using: &rng) }
     }
 
-    public func callAsFunction(_ images: Tensor) -> Tensor {
+    public func callAsFunction(_ images: Tensor, labels: [Int]? = nil) -> Tensor {
         let features = blocks.reduce(input(images).leakyRelu(slope: 0.2)) { $1($0) }
-        return output(features).reshaped(to: [images.shape[0], 1])
+        let logits = output(features).reshaped(to: [images.shape[0], 1])
+        guard let projection = projection else { return logits }
+        guard let labels = labels else { preconditionFailure("DCGANDiscriminator: a projection discriminator needs labels") }
+        let pooled = features.sum(alongAxes: Array(2..<features.rank))      // [N, C]
+        return logits + (pooled * projection(labels)).sum(alongAxes: [1], keepingDimensions: true)
     }
 }
 
@@ -104,9 +152,14 @@ public final class DCGAN: Module {
         return Tensor.randomNormal(shape: [count, configuration.latentSize], using: &rng)
     }
 
-    /// Images for `latents`, with batch normalization in evaluation mode (running averages), so each image depends
-    /// only on its own latent vector; computed in chunks of `batchSize` without recording gradients.
-    public func generate(_ latents: Tensor, batchSize: Int = 64) -> Tensor {
+    /// True for a class-conditional GAN.
+    public var isConditional: Bool { configuration.classCount != nil }
+
+    /// Images for `latents` (of the classes `labels`, for a conditional GAN), with batch normalization in evaluation
+    /// mode (running averages), so each image depends only on its own latent vector and class; computed in chunks of
+    /// `batchSize` without recording gradients.
+    public func generate(_ latents: Tensor, labels: [Int]? = nil, batchSize: Int = 64) -> Tensor {
+        precondition(isConditional == (labels != nil), isConditional ? "generate: a conditional GAN needs labels" : "generate: this GAN takes no labels")
         generator.setTraining(false)
         defer { generator.setTraining(true) }
         return GradientRecording.withoutRecording {
@@ -115,10 +168,55 @@ public final class DCGAN: Module {
             var start = 0
             while start < n {
                 let end = min(n, start + batchSize)
-                parts.append(generator(latents.sliced(alongAxis: 0, start..<end)))
+                parts.append(generator(latents.sliced(alongAxis: 0, start..<end), labels: labels.map { Array($0[start..<end]) }))
                 start = end
             }
             return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, alongAxis: 0)
         }
+    }
+}
+
+extension DCGAN {
+    /// A picture of the generator's output for `latents`: an 8-column grid, or for a conditional GAN one row per
+    /// class, each row drawing the first 8 latent vectors with that class.
+    public func previewGrid(latents: Tensor) -> RasterImage {
+        let c = configuration
+        let columns = min(8, latents.shape[0])
+        var images: Tensor
+        if let classes = c.classCount {
+            let rowLatents = latents.sliced(alongAxis: 0, 0..<columns)
+            let all = Tensor.concatenate(Array(repeating: rowLatents, count: classes), alongAxis: 0)
+            images = generate(all, labels: (0..<classes).flatMap { [Int](repeating: $0, count: columns) })
+        } else {
+            images = generate(latents)
+        }
+        if c.spatialRank == 3 {
+            // Voxel grids: the largest value along the depth axis, a silhouette seen from the front.
+            images = GradientRecording.withoutRecording { DCGAN.maximumProjection(images) }
+        }
+        return ImageGrid.tile(images: images.scalars, count: images.shape[0], channels: c.imageChannels,
+                              height: c.imageSize, width: c.imageSize, columns: columns)
+    }
+
+    /// `[N, C, D, H, W]` to `[N, C, H, W]`, keeping the largest value along D.
+    static func maximumProjection(_ volumes: Tensor) -> Tensor {
+        let s = volumes.shape
+        let (outer, depth, plane) = (s[0] * s[1], s[2], s[3] * s[4])
+        let values = volumes.scalars
+        var out = [Float](repeating: -.infinity, count: outer * plane)
+        for o in 0..<outer {
+            for d in 0..<depth {
+                let base = (o * depth + d) * plane
+                for i in 0..<plane { out[o * plane + i] = max(out[o * plane + i], values[base + i]) }
+            }
+        }
+        return Tensor(shape: [s[0], s[1], s[3], s[4]], scalars: out)
+    }
+
+    /// `count` seeded class labels, uniform over the classes.
+    public func randomLabels(count: Int, seed: UInt64) -> [Int] {
+        guard let classes = configuration.classCount else { return [] }
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in Int(rng.next() % UInt64(classes)) }
     }
 }

@@ -23,8 +23,58 @@ public struct DCGANConfiguration: Codable, Equatable {
     public var seed: UInt64 = 1
     /// The dataset the run trains on (a name such as `fashion-mnist`, or a path).
     public var dataset: String = "fashion-mnist"
+    /// Number of classes for a class-conditional GAN (conditional batch normalization in the generator, a projection
+    /// discriminator), or nil for an unconditional one.
+    public var classCount: Int? = nil
+    /// The adversarial loss.
+    public var loss: GANLoss = .nonSaturating
+    /// Spectral normalization of the discriminator's weights (its batch normalization is then left out, as in
+    /// Miyato et al. 2018).
+    public var spectralNormalization: Bool = false
+    /// 2 for images, 3 for voxel grids (the volumetric GAN of Wu et al. 2016: the same architecture with 3D
+    /// convolutions).
+    public var spatialRank: Int = 2
+    /// The discriminator's learning rate when it differs from the generator's (3D-GAN uses 1e-5 against 2.5e-3).
+    public var discriminatorLearningRate: Float? = nil
+    /// Skip the discriminator's update on steps where it already classifies more than this fraction of the batch
+    /// correctly (3D-GAN uses 0.8), so it does not overpower the generator; nil updates it every step.
+    public var discriminatorAccuracyLimit: Float? = nil
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case imageSize, imageChannels, latentSize, generatorWidth, discriminatorWidth, batchSize, learningRate, beta1, beta2
+        case seed, dataset, classCount, loss, spectralNormalization, spatialRank, discriminatorLearningRate
+        case discriminatorAccuracyLimit
+    }
+
+    /// Reads a configuration; fields missing from older files keep their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DCGANConfiguration.defaults
+        imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize) ?? d.imageSize
+        imageChannels = try c.decodeIfPresent(Int.self, forKey: .imageChannels) ?? d.imageChannels
+        latentSize = try c.decodeIfPresent(Int.self, forKey: .latentSize) ?? d.latentSize
+        generatorWidth = try c.decodeIfPresent(Int.self, forKey: .generatorWidth) ?? d.generatorWidth
+        discriminatorWidth = try c.decodeIfPresent(Int.self, forKey: .discriminatorWidth) ?? d.discriminatorWidth
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? d.beta1
+        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        dataset = try c.decodeIfPresent(String.self, forKey: .dataset) ?? d.dataset
+        classCount = try c.decodeIfPresent(Int.self, forKey: .classCount)
+        loss = try c.decodeIfPresent(GANLoss.self, forKey: .loss) ?? d.loss
+        spectralNormalization = try c.decodeIfPresent(Bool.self, forKey: .spectralNormalization) ?? d.spectralNormalization
+        spatialRank = try c.decodeIfPresent(Int.self, forKey: .spatialRank) ?? d.spatialRank
+        discriminatorLearningRate = try c.decodeIfPresent(Float.self, forKey: .discriminatorLearningRate)
+        discriminatorAccuracyLimit = try c.decodeIfPresent(Float.self, forKey: .discriminatorAccuracyLimit)
+    }
+
+    /// The shape of one generated sample: `[channels, size, size]` or `[channels, size, size, size]`.
+    public var sampleShape: [Int] { [imageChannels] + [Int](repeating: imageSize, count: spatialRank) }
+
+    static let defaults = DCGANConfiguration()
 
     /// Number of stride-2 upsampling layers from 4x4 to the output size.
     public var upsamplingLayers: Int { Int(log2(Double(imageSize))) - 2 }
@@ -38,6 +88,10 @@ public struct DCGANConfiguration: Codable, Equatable {
         if batchSize < 2 { return "batch size must be at least 2 (batch normalization needs two samples), got \(batchSize)" }
         if !(learningRate > 0) || !learningRate.isFinite { return "learning rate must be positive, got \(learningRate)" }
         if !(0..<1).contains(beta1) || !(0..<1).contains(beta2) { return "Adam betas must be in [0, 1)" }
+        if let k = classCount, k < 2 { return "a conditional GAN needs at least 2 classes, got \(k)" }
+        if ![2, 3].contains(spatialRank) { return "spatial rank must be 2 (images) or 3 (voxel grids), got \(spatialRank)" }
+        if let rate = discriminatorLearningRate, !(rate > 0) || !rate.isFinite { return "the discriminator learning rate must be positive" }
+        if let limit = discriminatorAccuracyLimit, !(limit > 0 && limit <= 1) { return "the discriminator accuracy limit must be in (0, 1]" }
         return nil
     }
 
@@ -46,7 +100,11 @@ public struct DCGANConfiguration: Codable, Equatable {
         [("image-size", "\(imageSize)"), ("channels", "\(imageChannels)"), ("latent-size", "\(latentSize)"),
          ("generator-width", "\(generatorWidth)"), ("discriminator-width", "\(discriminatorWidth)"),
          ("batch-size", "\(batchSize)"), ("learning-rate", "\(learningRate)"), ("beta1", "\(beta1)"),
-         ("beta2", "\(beta2)"), ("seed", "\(seed)"), ("data", dataset)]
+         ("beta2", "\(beta2)"), ("seed", "\(seed)"), ("data", dataset),
+         ("classes", classCount.map { "\($0)" } ?? "none (unconditional)"), ("loss", loss.rawValue),
+         ("spectral-norm", "\(spectralNormalization)"), ("spatial-rank", "\(spatialRank)"),
+         ("discriminator-learning-rate", discriminatorLearningRate.map { "\($0)" } ?? "same"),
+         ("discriminator-accuracy-limit", discriminatorAccuracyLimit.map { "\($0)" } ?? "none")]
     }
 
     /// The fields where `other` differs, as `name: mine -> other` lines.
@@ -64,4 +122,12 @@ public struct DCGANConfiguration: Codable, Equatable {
     public static func fromJSON(_ text: String) throws -> DCGANConfiguration {
         try JSONDecoder().decode(DCGANConfiguration.self, from: Data(text.utf8))
     }
+}
+
+/// The adversarial objective.
+public enum GANLoss: String, Codable, CaseIterable {
+    /// Binary cross-entropy with the generator maximizing `log D(G(z))` (Goodfellow et al. 2014, as in DCGAN).
+    case nonSaturating = "non-saturating"
+    /// Hinge loss (Lim and Ye 2017; Miyato et al. 2018).
+    case hinge
 }

@@ -5,11 +5,12 @@ import SwiftGANNN
 /// The numbers one training step reports.
 public struct TrainingStatistics: Codable, Equatable {
     public var step: Int
-    /// `BCE(D(x), 1) + BCE(D(G(z)), 0)`.
+    /// The discriminator's loss: `BCE(D(x), 1) + BCE(D(G(z)), 0)`, or the hinge loss.
     public var discriminatorLoss: Float
-    /// The non-saturating generator loss `BCE(D(G(z)), 1)`.
+    /// The generator's loss: non-saturating `BCE(D(G(z)), 1)`, or hinge `-mean(D(G(z)))`.
     public var generatorLoss: Float
-    /// Mean `sigmoid(D(x))` on the real batch: the discriminator's belief that real images are real.
+    /// Mean `sigmoid(D(x))` on the real batch: the discriminator's belief that real images are real (for the hinge
+    /// loss, the sigmoid of its score).
     public var realScore: Float
     /// Mean `sigmoid(D(G(z)))` before the discriminator update.
     public var fakeScore: Float
@@ -29,34 +30,43 @@ public final class DCGANTrainer {
     public let gan: DCGAN
     public let generatorOptimizer: Adam
     public let discriminatorOptimizer: Adam
-    public let dataset: ImageDataset
+    public let dataset: any TrainingSet
     /// Steps completed.
     public private(set) var step: Int
 
     /// - Throws: `DataError.invalidDataset` when the dataset's images do not match the configuration or are too few
     ///   for one batch.
-    public init(gan: DCGAN, dataset: ImageDataset, step: Int = 0) throws {
+    public init(gan: DCGAN, dataset: any TrainingSet, step: Int = 0) throws {
         let c = gan.configuration
-        guard dataset.channels == c.imageChannels, dataset.height == c.imageSize, dataset.width == c.imageSize else {
+        guard dataset.sampleShape == c.sampleShape else {
+            let shown = { (shape: [Int]) in shape.map(String.init).joined(separator: "x") }
             throw DataError.invalidDataset(
-                "the dataset has \(dataset.channels)x\(dataset.height)x\(dataset.width) images but the model makes \(c.imageChannels)x\(c.imageSize)x\(c.imageSize)")
+                "the dataset has \(shown(dataset.sampleShape)) samples but the model makes \(shown(c.sampleShape))")
         }
         try dataset.validateBatchSize(c.batchSize)
+        if let classes = c.classCount {
+            guard let labels = dataset.labels else {
+                throw DataError.invalidDataset("a conditional GAN needs labels, and the dataset \(c.dataset) has none")
+            }
+            if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+                throw DataError.invalidDataset("the dataset \(c.dataset) has label \(bad), outside the model's \(classes) classes")
+            }
+        }
         self.gan = gan
         self.dataset = dataset
         self.step = step
         generatorOptimizer = Adam(parameters: gan.generator.namedTrainableParameters(), learningRate: c.learningRate,
                                   beta1: c.beta1, beta2: c.beta2)
-        discriminatorOptimizer = Adam(parameters: gan.discriminator.namedTrainableParameters(), learningRate: c.learningRate,
-                                      beta1: c.beta1, beta2: c.beta2)
+        discriminatorOptimizer = Adam(parameters: gan.discriminator.namedTrainableParameters(),
+                                      learningRate: c.discriminatorLearningRate ?? c.learningRate, beta1: c.beta1, beta2: c.beta2)
     }
 
-    /// The real batch of a step (the same on every run with the same seed, including a resumed one).
-    func realBatch(atStep step: Int) throws -> Tensor {
+    /// The real batch of a step and its labels (the same on every run with the same seed, including a resumed one).
+    func realBatch(atStep step: Int) throws -> (images: Tensor, labels: [Int]?) {
         let c = gan.configuration
         let indices = try dataset.batch(atStep: step, size: c.batchSize, seed: c.seed)
-        let pixels = dataset.gather(indices).pixels
-        return Tensor(shape: [indices.count, dataset.channels, dataset.height, dataset.width], scalars: pixels)
+        let batch = dataset.gather(indices)
+        return (Tensor(shape: [indices.count] + dataset.sampleShape, scalars: batch.pixels), batch.labels)
     }
 
     /// Runs one step and returns its statistics.
@@ -64,22 +74,39 @@ public final class DCGANTrainer {
     @discardableResult
     public func trainStep() throws -> TrainingStatistics {
         let c = gan.configuration
-        let real = try realBatch(atStep: step)
-        let z = gan.latents(count: real.shape[0], seed: SeededRandomNumberGenerator.mix(c.seed, UInt64(step) &+ 0x5EED))
-        let fake = gan.generator(z)
+        let (real, realLabels) = try realBatch(atStep: step)
+        let n = real.shape[0]
+        let noiseSeed = SeededRandomNumberGenerator.mix(c.seed, UInt64(step) &+ 0x5EED)
+        let z = gan.latents(count: n, seed: noiseSeed)
+        // A conditional GAN draws the generated images' classes uniformly.
+        let fakeLabels: [Int]? = gan.isConditional ? gan.randomLabels(count: n, seed: noiseSeed &+ 1) : nil
+        let fake = gan.generator(z, labels: fakeLabels)
 
-        // Discriminator: real images toward 1, generated (detached from the generator) toward 0.
-        let realLogits = gan.discriminator(real)
-        let fakeLogits = gan.discriminator(fake.detached)
-        let discriminatorLoss = binaryCrossEntropy(logits: realLogits, label: 1) + binaryCrossEntropy(logits: fakeLogits, label: 0)
+        // Discriminator: real images toward "real", generated ones (detached from the generator) toward "fake".
+        let realLogits = gan.discriminator(real, labels: gan.isConditional ? realLabels : nil)
+        let fakeLogits = gan.discriminator(fake.detached, labels: fakeLabels)
+        let discriminatorLoss: Tensor
+        switch c.loss {
+        case .nonSaturating:
+            discriminatorLoss = binaryCrossEntropy(logits: realLogits, label: 1) + binaryCrossEntropy(logits: fakeLogits, label: 0)
+        case .hinge:
+            discriminatorLoss = hingeDiscriminatorLoss(realLogits: realLogits, fakeLogits: fakeLogits)
+        }
         guard discriminatorLoss.scalar.isFinite else {
             throw NonFiniteLossError(term: "discriminator loss", step: step, value: discriminatorLoss.scalar)
         }
-        let dParameters = discriminatorOptimizer.parameters.map { $0.parameter.value }
-        discriminatorOptimizer.update(gradients: gradient(of: discriminatorLoss, wrt: dParameters))
+        // 3D-GAN's rule: leave a discriminator that is already accurate enough alone this step.
+        let accuracy = (realLogits.scalars.filter { $0 > 0 }.count + fakeLogits.scalars.filter { $0 < 0 }.count)
+        let skipDiscriminator = c.discriminatorAccuracyLimit.map { Float(accuracy) / Float(2 * n) > $0 } ?? false
+        if !skipDiscriminator {
+            let dParameters = discriminatorOptimizer.parameters.map { $0.parameter.value }
+            discriminatorOptimizer.update(gradients: gradient(of: discriminatorLoss, wrt: dParameters))
+        }
 
         // Generator: make the updated discriminator call the same generated images real.
-        let generatorLoss = binaryCrossEntropy(logits: gan.discriminator(fake), label: 1)
+        let fakeLogitsAfter = gan.discriminator(fake, labels: fakeLabels)
+        let generatorLoss = c.loss == .hinge ? hingeGeneratorLoss(fakeLogits: fakeLogitsAfter)
+            : binaryCrossEntropy(logits: fakeLogitsAfter, label: 1)
         guard generatorLoss.scalar.isFinite else {
             throw NonFiniteLossError(term: "generator loss", step: step, value: generatorLoss.scalar)
         }
@@ -100,7 +127,7 @@ public final class DCGANTrainer {
     }
 
     /// A trainer that continues from `checkpoint`.
-    public static func resuming(from checkpoint: Checkpoint, path: String, dataset: ImageDataset) throws -> DCGANTrainer {
+    public static func resuming(from checkpoint: Checkpoint, path: String, dataset: any TrainingSet) throws -> DCGANTrainer {
         let gan = try checkpoint.makeGAN(path: path)
         let trainer = try DCGANTrainer(gan: gan, dataset: dataset, step: checkpoint.step)
         try checkpoint.restore(generatorOptimizer: trainer.generatorOptimizer,

@@ -12,6 +12,7 @@ enum InterpolateCommand {
         OptionSpec("mode", "linear|spherical|both", "path through latent space", default: "both"),
         OptionSpec("scale", "N", "enlarge GIF frames N times (nearest neighbour)", default: "4"),
         OptionSpec("frame-delay", "CS", "GIF frame time in 1/100 s", default: "12"),
+        OptionSpec("class", "K", "for a conditional GAN: the class of every image", default: "0"),
         OptionSpec("out", "DIR", "output folder", default: "interpolation"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
@@ -51,9 +52,15 @@ enum InterpolateCommand {
         let gan = try checkpoint.makeGAN(path: path)
         let c = gan.configuration
         let a = gan.latents(count: 1, seed: fromSeed).scalars, b = gan.latents(count: 1, seed: toSeed).scalars
+        var labels: [Int]? = nil
+        if let classes = c.classCount {
+            let k = try options.int("class", range: 0...Int.max) ?? 0
+            guard k < classes else { throw UsageError("--class: \(k) is out of range; the model has classes 0 to \(classes - 1)") }
+            labels = [Int](repeating: k, count: steps)
+        }
         let size = c.imageChannels * c.imageSize * c.imageSize
         for mode in modes {
-            let images = gan.generate(mode.path(from: a, to: b, steps: steps)).scalars
+            let images = gan.generate(mode.path(from: a, to: b, steps: steps), labels: labels).scalars
             let strip = ImageGrid.strip(images: images, count: steps, channels: c.imageChannels, height: c.imageSize,
                                         width: c.imageSize, padding: 2, background: 255)
             let stripPath = "\(out)/interpolation-\(mode.rawValue).png"

@@ -10,6 +10,8 @@ enum SampleCommand {
         OptionSpec("seed", "N", "seed of the latent vectors; the same seed gives the same images", default: "0"),
         OptionSpec("columns", "N", "images per row of the grid", default: "8"),
         OptionSpec("out", "DIR", "output folder", default: "samples"),
+        OptionSpec("class", "K", "for a conditional GAN: draw only class K (0-based)"),
+        OptionSpec("per-class", "N", "for a conditional GAN: a grid with one row of N images per class"),
         OptionSpec("individual", nil, "also write each image as its own PNG"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
@@ -22,16 +24,32 @@ enum SampleCommand {
         if arguments.contains("--help") { print(help); return 0 }
         let options = try ParsedArguments(arguments, specs: specs, command: "sample")
         guard let path = options.string("checkpoint") else { throw UsageError("sample: --checkpoint PATH is required") }
-        let count = try options.int("count", range: 1...100_000) ?? 64
+        let requestedCount = try options.int("count", range: 1...100_000) ?? 64
         let seed = try options.uint64("seed") ?? 0
-        let columns = try options.int("columns", range: 1...1000) ?? 8
+        let requestedColumns = try options.int("columns", range: 1...1000) ?? 8
         let out = options.string("out") ?? "samples"
         KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
 
         let checkpoint = try Checkpoint.read(path)
         let gan = try checkpoint.makeGAN(path: path)
         let c = gan.configuration
-        let images = gan.generate(gan.latents(count: count, seed: seed))
+        var count = requestedCount, columns = requestedColumns
+        var labels: [Int]? = nil
+        if let classes = c.classCount {
+            if let perClass = try options.int("per-class", range: 1...1000) {
+                count = perClass * classes
+                columns = perClass
+                labels = (0..<classes).flatMap { [Int](repeating: $0, count: perClass) }
+            } else if let k = try options.int("class", range: 0...Int.max) {
+                guard k < classes else { throw UsageError("--class: \(k) is out of range; the model has classes 0 to \(classes - 1)") }
+                labels = [Int](repeating: k, count: count)
+            } else {
+                labels = gan.randomLabels(count: count, seed: seed &+ 1)
+            }
+        } else if options.has("class") || options.has("per-class") {
+            throw UsageError("\(path) is an unconditional GAN: --class and --per-class need a conditional one (train with --conditional)")
+        }
+        let images = gan.generate(gan.latents(count: count, seed: seed), labels: labels)
         let grid = ImageGrid.tile(images: images.scalars, count: count, channels: c.imageChannels, height: c.imageSize,
                                   width: c.imageSize, columns: columns)
         let gridPath = out + "/samples-seed\(seed).png"
