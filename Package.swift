@@ -27,8 +27,11 @@ let package = Package(
         .target(name: "SwiftGANData", dependencies: ["CStb", "CZlib"]),
         // Sample-quality metrics on feature arrays (Frechet distance, KID, precision/recall, density/coverage).
         .target(name: "SwiftGANMetrics", dependencies: ["COpenBLAS"]),
+        // Voxel grids and meshes: readers (IDX, binvox, npy, OFF, OBJ), voxelization, marching cubes, mesh writers,
+        // a CPU renderer for previews, shape-set metrics. Knows no Tensor.
+        .target(name: "SwiftGANVoxels", dependencies: ["SwiftGANData"]),
         // GAN models, training loop, checkpoints, sampling, interpolation, evaluation.
-        .target(name: "SwiftGAN", dependencies: ["SwiftGANNN", "SwiftGANData", "SwiftGANMetrics"]),
+        .target(name: "SwiftGAN", dependencies: ["SwiftGANNN", "SwiftGANData", "SwiftGANMetrics", "SwiftGANVoxels"]),
         // The `swiftgan` command-line tool.
         .executableTarget(name: "SwiftGANCLI", dependencies: ["SwiftGAN"]),
 
@@ -40,5 +43,6 @@ let package = Package(
         .testTarget(name: "SwiftGANMetricsTests", dependencies: ["SwiftGANMetrics"], exclude: ["Fixtures"]),
         .testTarget(name: "SwiftGANTests", dependencies: ["SwiftGAN"]),
         .testTarget(name: "SwiftGANCLITests", dependencies: ["SwiftGAN"]),
+        .testTarget(name: "SwiftGANVoxelsTests", dependencies: ["SwiftGANVoxels"]),
     ]
 )
