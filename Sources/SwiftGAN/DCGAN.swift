@@ -1,5 +1,6 @@
 import SwiftGANNN
 import SwiftGANData
+import SwiftGANVoxels
 
 /// One generator stage: transposed convolution, batch normalization (class-conditional in a conditional GAN), ReLU.
 public final class GeneratorBlock: Module {
@@ -182,7 +183,7 @@ extension DCGAN {
     public func previewGrid(latents: Tensor) -> RasterImage {
         let c = configuration
         let columns = min(8, latents.shape[0])
-        var images: Tensor
+        let images: Tensor
         if let classes = c.classCount {
             let rowLatents = latents.sliced(alongAxis: 0, 0..<columns)
             let all = Tensor.concatenate(Array(repeating: rowLatents, count: classes), alongAxis: 0)
@@ -191,27 +192,13 @@ extension DCGAN {
             images = generate(latents)
         }
         if c.spatialRank == 3 {
-            // Voxel grids: the largest value along the depth axis, a silhouette seen from the front.
-            images = GradientRecording.withoutRecording { DCGAN.maximumProjection(images) }
+            // Voxel grids: each shape's surface (marching cubes), shaded and seen from the front left.
+            return VoxelPreview.renderSheet(DCGAN.voxelGrids(from: images), columns: columns, imageSize: 96, options: renderOptions)
         }
         return ImageGrid.tile(images: images.scalars, count: images.shape[0], channels: c.imageChannels,
                               height: c.imageSize, width: c.imageSize, columns: columns)
     }
 
-    /// `[N, C, D, H, W]` to `[N, C, H, W]`, keeping the largest value along D.
-    static func maximumProjection(_ volumes: Tensor) -> Tensor {
-        let s = volumes.shape
-        let (outer, depth, plane) = (s[0] * s[1], s[2], s[3] * s[4])
-        let values = volumes.scalars
-        var out = [Float](repeating: -.infinity, count: outer * plane)
-        for o in 0..<outer {
-            for d in 0..<depth {
-                let base = (o * depth + d) * plane
-                for i in 0..<plane { out[o * plane + i] = max(out[o * plane + i], values[base + i]) }
-            }
-        }
-        return Tensor(shape: [s[0], s[1], s[3], s[4]], scalars: out)
-    }
 
     /// `count` seeded class labels, uniform over the classes.
     public func randomLabels(count: Int, seed: UInt64) -> [Int] {

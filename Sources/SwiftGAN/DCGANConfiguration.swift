@@ -39,13 +39,16 @@ public struct DCGANConfiguration: Codable, Equatable {
     /// Skip the discriminator's update on steps where it already classifies more than this fraction of the batch
     /// correctly (3D-GAN uses 0.8), so it does not overpower the generator; nil updates it every step.
     public var discriminatorAccuracyLimit: Float? = nil
+    /// For voxel grids: which axis (0 x, 1 y, 2 z) points up in renders. ModelNet's IDX grids stand on z,
+    /// ShapeNet's `.binvox` files on y.
+    public var upAxis: Int = 2
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case imageSize, imageChannels, latentSize, generatorWidth, discriminatorWidth, batchSize, learningRate, beta1, beta2
         case seed, dataset, classCount, loss, spectralNormalization, spatialRank, discriminatorLearningRate
-        case discriminatorAccuracyLimit
+        case discriminatorAccuracyLimit, upAxis
     }
 
     /// Reads a configuration; fields missing from older files keep their defaults.
@@ -69,6 +72,7 @@ public struct DCGANConfiguration: Codable, Equatable {
         spatialRank = try c.decodeIfPresent(Int.self, forKey: .spatialRank) ?? d.spatialRank
         discriminatorLearningRate = try c.decodeIfPresent(Float.self, forKey: .discriminatorLearningRate)
         discriminatorAccuracyLimit = try c.decodeIfPresent(Float.self, forKey: .discriminatorAccuracyLimit)
+        upAxis = try c.decodeIfPresent(Int.self, forKey: .upAxis) ?? d.upAxis
     }
 
     /// The shape of one generated sample: `[channels, size, size]` or `[channels, size, size, size]`.

@@ -10,6 +10,7 @@ import SwiftGANNN
 /// RUN/samples/latest.png        the newest grid
 /// RUN/log.jsonl                 one JSON object per logged step: losses, D(x), D(G(z)), images/s
 /// RUN/configuration.json        the configuration, readable
+/// RUN/tensorboard/              TensorBoard event files: the log's scalars and the sample grids
 /// ```
 public struct RunDirectory {
     public let path: String
@@ -18,6 +19,8 @@ public struct RunDirectory {
     public var samples: String { path + "/samples" }
     public var log: String { path + "/log.jsonl" }
     public var configuration: String { path + "/configuration.json" }
+    /// The folder of TensorBoard event files (`tensorboard --logdir RUN/tensorboard`).
+    public var tensorboard: String { path + "/tensorboard" }
     public func sample(step: Int) -> String { samples + "/" + String(format: "step-%06d.png", step) }
 }
 
@@ -41,6 +44,8 @@ public final class TrainingSession {
     public var report: (String) -> Void = { print($0) }
     /// Fixed latent vectors for the sample grids: the same images evolve over the run.
     public let fixedLatents: Tensor
+    /// The event file of the current `run()`, nil outside it.
+    private var tensorBoard: TensorBoardWriter?
 
     public init(trainer: DCGANTrainer, run: RunDirectory, schedule: TrainingSchedule) {
         self.trainer = trainer
@@ -67,6 +72,11 @@ public final class TrainingSession {
         if startStep >= schedule.steps {
             report("already trained \(startStep) steps (target \(schedule.steps)); nothing to do")
             return .finished
+        }
+        tensorBoard = try TensorBoardWriter(directory: directory.tensorboard)
+        defer {
+            try? tensorBoard?.close()
+            tensorBoard = nil
         }
         report("training \(c.imageSize)x\(c.imageSize)x\(c.imageChannels) DCGAN on \(c.dataset) (\(trainer.dataset.count) images), "
                + "steps \(startStep + 1)-\(schedule.steps), batch \(c.batchSize), "
@@ -106,12 +116,13 @@ public final class TrainingSession {
     }
 
     public func writeSamples(step: Int) throws {
-        let images = trainer.gan.generate(fixedLatents)
-        let c = trainer.gan.configuration
-        let grid = ImageGrid.tile(images: images.scalars, count: images.shape[0], channels: c.imageChannels,
-                                  height: c.imageSize, width: c.imageSize, columns: 8)
+        let grid = trainer.gan.previewGrid(latents: fixedLatents)
         try ImageIO.writePNG(grid, to: directory.sample(step: step))
         try ImageIO.writePNG(grid, to: directory.samples + "/latest.png")
+        if let tensorBoard {
+            try tensorBoard.addImage(tag: "samples", image: grid, step: step)
+            try tensorBoard.flush()
+        }
     }
 
     func appendLog(_ stats: TrainingStatistics, imagesPerSecond: Double) throws {
@@ -124,6 +135,12 @@ public final class TrainingSession {
             handle.write(Data(line.utf8))
         } else if !FileManager.default.createFile(atPath: directory.log, contents: Data(line.utf8)) {
             throw DataError.writeFailed(path: directory.log, reason: "cannot create the file")
+        }
+        if let tensorBoard {
+            try tensorBoard.addScalars([("loss/discriminator", stats.discriminatorLoss), ("loss/generator", stats.generatorLoss),
+                                        ("score/real", stats.realScore), ("score/fake", stats.fakeScore),
+                                        ("images_per_second", Float(imagesPerSecond))], step: stats.step)
+            try tensorBoard.flush()
         }
     }
 

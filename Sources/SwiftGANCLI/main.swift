@@ -13,6 +13,9 @@ commands:
   sample        draw images from a checkpoint
   interpolate   walk between two latent vectors (linear and spherical), as a PNG strip and a GIF
   bench         time DCGAN training steps and sampling (images/s)
+  report        write one HTML page about a run: curves, sample grids over time, configuration
+  classifier    train the domain classifier whose features 'evaluate' uses (train, test)
+  evaluate      score a checkpoint: Frechet distance, KID, precision/recall, density/coverage
 
 Run 'swiftgan <command> --help' for a command's options.
 """
@@ -31,6 +34,8 @@ func runMain() -> Int32 {
     }
     let commands: [String: ([String]) throws -> Int32] = [
         "train": TrainCommand.run, "sample": SampleCommand.run, "interpolate": InterpolateCommand.run, "bench": BenchCommand.run,
+        "report": ReportCommand.run,
+        "classifier": ClassifierCommand.run, "evaluate": EvaluateCommand.run,
     ]
     guard let body = commands[command] else {
         FileHandle.standardError.write(Data("error: unknown command '\(command)' (commands: train, sample, interpolate, bench)\n".utf8))

@@ -133,6 +133,13 @@ public enum ImageIO {
         return (frames, delaysMs)
     }
 
+    /// Encodes `image` as PNG bytes in memory (all four channel layouts kept as they are).
+    ///
+    /// - Throws: `DataError.writeFailed` if the image cannot be encoded.
+    public static func encodePNG(_ image: RasterImage) throws -> [UInt8] {
+        try encodePNG(image, path: "(PNG in memory)")
+    }
+
     /// Encodes `image` as PNG bytes with stb_image_write; `path` is only used in error messages.
     static func encodePNG(_ image: RasterImage, path: String) throws -> [UInt8] {
         guard (1...4).contains(image.channels), image.width > 0, image.height > 0,

@@ -3,6 +3,7 @@ import Foundation
 @testable import SwiftGAN
 import SwiftGANData
 import SwiftGANNN
+import SwiftGANVoxels
 
 final class ConditionalGANTests: XCTestCase {
     func labelledDataset(count: Int = 24, classes: Int = 3) throws -> ImageDataset {
@@ -107,7 +108,18 @@ final class VolumetricGANTests: XCTestCase {
         let volumes = trainer.gan.generate(trainer.gan.latents(count: 2, seed: 1))
         XCTAssertEqual(volumes.shape, [2, 1, 32, 32, 32])
         let preview = trainer.gan.previewGrid(latents: trainer.gan.latents(count: 8, seed: 1))
-        XCTAssertEqual(preview.width, 8 * 32 + 9 * 2)
+        XCTAssertEqual(preview.width, 8 * 96 + 9 * 2, "eight rendered shapes in a row")
+        XCTAssertTrue(preview.pixels.contains { $0 < 200 }, "the renders show shaded surfaces, not only background")
+        // Shape inversion: optimizing the latent lowers the error from where it started.
+        let target = DCGAN.voxelGrids(from: trainer.gan.generate(trainer.gan.latents(count: 1, seed: 99)))[0].binarized()
+        let goal = Tensor(shape: [1, 1, 32, 32, 32], scalars: target.values.map { $0 >= 0.5 ? 1 : -1 })
+        trainer.gan.generator.setTraining(false)
+        let startError = trainer.gan.meanSquaredError(trainer.gan.latents(count: 1, seed: 7), goal)
+        trainer.gan.generator.setTraining(true)
+        let fitted = trainer.gan.fitLatent(to: target, steps: 15, starts: 1, learningRate: 0.1)
+        XCTAssertEqual(fitted.latent.count, 8)
+        XCTAssertLessThan(fitted.error, startError)
+        XCTAssertTrue((0...1).contains(fitted.iou))
         // 2D images are refused by a 3D model, with both shapes named.
         let images = try ImageDataset(images: [Float](repeating: 0, count: 8 * 32 * 32), labels: nil, channels: 1, height: 32, width: 32)
         XCTAssertThrowsError(try DCGANTrainer(gan: DCGAN(configuration: c), dataset: images)) { error in
