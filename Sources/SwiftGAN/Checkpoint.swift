@@ -30,11 +30,12 @@ public struct Checkpoint {
 
     /// Writes the checkpoint atomically (a temporary file renamed over `path`), so an interrupted save never leaves a
     /// damaged file behind.
-    public func write(to path: String) throws {
+    /// - Parameter extraMetadata: further metadata entries (they cannot replace the standard ones).
+    public func write(to path: String, extraMetadata: [String: String] = [:]) throws {
         var file = SafeTensorsFile()
         for (name, t) in tensors { file.tensors[name] = NamedArray(shape: t.shape, values: t.scalars) }
-        file.metadata = ["format": Checkpoint.format, "format_version": Checkpoint.formatVersion,
-                         "configuration": configuration.jsonString(), "step": "\(step)"]
+        file.metadata = extraMetadata.merging(["format": Checkpoint.format, "format_version": Checkpoint.formatVersion,
+                                               "configuration": configuration.jsonString(), "step": "\(step)"]) { _, standard in standard }
         try file.write(to: path)
     }
 

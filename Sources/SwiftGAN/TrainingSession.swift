@@ -6,6 +6,7 @@ import SwiftGANNN
 ///
 /// ```
 /// RUN/checkpoint.safetensors    latest training state (weights, optimizer moments, configuration, step)
+/// RUN/best.safetensors          the state with the lowest in-training evaluation value (with --classifier)
 /// RUN/samples/step-000500.png   grid from the run's fixed latent vectors, every --sample-every steps
 /// RUN/samples/latest.png        the newest grid
 /// RUN/log.jsonl                 one JSON object per logged step: losses, D(x), D(G(z)), images/s
@@ -16,12 +17,27 @@ public struct RunDirectory {
     public let path: String
     public init(_ path: String) { self.path = path }
     public var checkpoint: String { path + "/checkpoint.safetensors" }
+    /// The checkpoint with the lowest in-training evaluation value so far (see `TrainingSession.evaluation`).
+    public var best: String { path + "/best.safetensors" }
     public var samples: String { path + "/samples" }
     public var log: String { path + "/log.jsonl" }
     public var configuration: String { path + "/configuration.json" }
     /// The folder of TensorBoard event files (`tensorboard --logdir RUN/tensorboard`).
     public var tensorboard: String { path + "/tensorboard" }
     public func sample(step: Int) -> String { samples + "/" + String(format: "step-%06d.png", step) }
+}
+
+/// A quality measure that training computes every `every` steps (lower is better), logged under `name`.
+public struct PeriodicEvaluation {
+    public var name: String
+    public var every: Int
+    public var measure: (DCGAN) throws -> Double
+
+    public init(name: String, every: Int, measure: @escaping (DCGAN) throws -> Double) {
+        self.name = name
+        self.every = every
+        self.measure = measure
+    }
 }
 
 /// Options of a training run that do not change the model.
@@ -44,6 +60,8 @@ public final class TrainingSession {
     public var report: (String) -> Void = { print($0) }
     /// Fixed latent vectors for the sample grids: the same images evolve over the run.
     public let fixedLatents: Tensor
+    /// A quality measure computed every so often during training; the best checkpoint by it is kept.
+    public var evaluation: PeriodicEvaluation?
     /// The event file of the current `run()`, nil outside it.
     private var tensorBoard: TensorBoardWriter?
 
@@ -98,6 +116,7 @@ public final class TrainingSession {
                 imagesSinceLog = 0
             }
             if step % schedule.sampleEvery == 0 || step == schedule.steps { try writeSamples(step: step) }
+            if let evaluation = evaluation, step % evaluation.every == 0 || step == schedule.steps { try evaluate(evaluation, step: step) }
             if step % schedule.checkpointEvery == 0 || step == schedule.steps { try saveCheckpoint() }
             if shouldStop() {
                 try saveCheckpoint()
@@ -109,6 +128,29 @@ public final class TrainingSession {
         report("done: \(trainer.step) steps in \(TrainingSession.duration(Date().timeIntervalSince(start))); "
                + "samples in \(directory.samples), checkpoint \(directory.checkpoint)")
         return .finished
+    }
+
+    /// Runs `evaluation`, logs its value (JSON lines and TensorBoard), and saves `best.safetensors` when the value is the
+    /// lowest so far (also across resumed sessions: the best file records its value).
+    func evaluate(_ evaluation: PeriodicEvaluation, step: Int) throws {
+        let started = Date()
+        let value = try evaluation.measure(trainer.gan)
+        let line = String(format: "{\"step\":%d,\"%@\":%.6g,\"time\":%.3f}\n", step, evaluation.name, value, Date().timeIntervalSince1970)
+        try appendLine(line)
+        if let tensorBoard {
+            try tensorBoard.addScalar(tag: evaluation.name, value: Float(value), step: step)
+            try tensorBoard.flush()
+        }
+        let previousBest = (try? SafeTensorsFile.read(directory.best))?.metadata["evaluation_value"].flatMap(Double.init)
+        var note = ""
+        if value.isFinite && value < (previousBest ?? .infinity) {
+            try trainer.checkpoint().write(to: directory.best, extraMetadata: ["evaluation_name": evaluation.name,
+                                                                               "evaluation_value": "\(value)"])
+            note = "  new best, saved \(directory.best)"
+        } else if let best = previousBest {
+            note = String(format: "  best %.4g", best)
+        }
+        report(String(format: "step %d  %@ %.4g (%.1f s)%@", step, evaluation.name, value, Date().timeIntervalSince(started), note))
     }
 
     public func saveCheckpoint() throws {
@@ -129,18 +171,23 @@ public final class TrainingSession {
         let line = String(format: "{\"step\":%d,\"loss/discriminator\":%.6g,\"loss/generator\":%.6g,\"score/real\":%.6g,\"score/fake\":%.6g,\"images_per_second\":%.4g,\"time\":%.3f}\n",
                           stats.step, stats.discriminatorLoss, stats.generatorLoss, stats.realScore, stats.fakeScore,
                           imagesPerSecond, Date().timeIntervalSince1970)
+        try appendLine(line)
+        if let tensorBoard {
+            try tensorBoard.addScalars([("loss/discriminator", stats.discriminatorLoss), ("loss/generator", stats.generatorLoss),
+                                        ("score/real", stats.realScore), ("score/fake", stats.fakeScore),
+                                        ("images_per_second", Float(imagesPerSecond))], step: stats.step)
+            try tensorBoard.flush()
+        }
+    }
+
+    /// Appends one line to the run's JSON-lines log.
+    func appendLine(_ line: String) throws {
         if let handle = FileHandle(forWritingAtPath: directory.log) {
             defer { try? handle.close() }
             handle.seekToEndOfFile()
             handle.write(Data(line.utf8))
         } else if !FileManager.default.createFile(atPath: directory.log, contents: Data(line.utf8)) {
             throw DataError.writeFailed(path: directory.log, reason: "cannot create the file")
-        }
-        if let tensorBoard {
-            try tensorBoard.addScalars([("loss/discriminator", stats.discriminatorLoss), ("loss/generator", stats.generatorLoss),
-                                        ("score/real", stats.realScore), ("score/fake", stats.fakeScore),
-                                        ("images_per_second", Float(imagesPerSecond))], step: stats.step)
-            try tensorBoard.flush()
         }
     }
 

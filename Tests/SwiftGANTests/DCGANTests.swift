@@ -182,6 +182,36 @@ final class DCGANTests: XCTestCase {
     }
 }
 
+final class PeriodicEvaluationTests: XCTestCase {
+    /// The evaluation runs on schedule, is logged, and the lowest value's state is kept as best.safetensors.
+    func testBestCheckpointFollowsTheLowestValue() throws {
+        let dir = temporaryDirectory("evaluation")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dataset = try ImageDataset(images: [Float](repeating: 0.5, count: 16 * 32 * 32), labels: nil, channels: 1, height: 32, width: 32)
+        let trainer = try DCGANTrainer(gan: DCGAN(configuration: smallConfiguration()), dataset: dataset)
+        var schedule = TrainingSchedule()
+        schedule.steps = 6
+        schedule.logEvery = 100
+        schedule.sampleEvery = 100
+        schedule.checkpointEvery = 100
+        let session = TrainingSession(trainer: trainer, run: RunDirectory(dir), schedule: schedule)
+        session.report = { _ in }
+        let values: [Int: Double] = [2: 5.0, 4: 3.0, 6: 4.0]
+        var calls: [Int] = []
+        session.evaluation = PeriodicEvaluation(name: "metrics/test_distance", every: 2) { gan in
+            calls.append(trainer.step)
+            return values[trainer.step] ?? .nan
+        }
+        try session.run()
+        XCTAssertEqual(calls, [2, 4, 6])
+        let best = try SafeTensorsFile.read(dir + "/best.safetensors")
+        XCTAssertEqual(best.metadata["evaluation_value"], "3.0")
+        XCTAssertEqual(best.metadata["step"], "4", "the best state is the one at step 4, not the last")
+        let log = try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8)
+        XCTAssertEqual(log.components(separatedBy: "metrics/test_distance").count - 1, 3)
+    }
+}
+
 final class InterpolationTests: XCTestCase {
     func norm(_ v: [Float]) -> Float { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
