@@ -96,7 +96,9 @@ public final class TrainingSession {
             try? tensorBoard?.close()
             tensorBoard = nil
         }
-        report("training \(c.imageSize)x\(c.imageSize)x\(c.imageChannels) DCGAN on \(c.dataset) (\(trainer.dataset.count) images), "
+        let kind = (c.classCount.map { "\($0)-class conditional " } ?? "") + (c.spatialRank == 3 ? "volumetric GAN" : "DCGAN")
+        let shapeText = c.sampleShape.dropFirst().map(String.init).joined(separator: "x") + "x\(c.imageChannels)"
+        report("training \(shapeText) \(kind) on \(c.dataset) (\(trainer.dataset.count) \(c.spatialRank == 3 ? "shapes" : "images")), "
                + "steps \(startStep + 1)-\(schedule.steps), batch \(c.batchSize), "
                + "\(trainer.gan.generator.trainableScalarCount + trainer.gan.discriminator.trainableScalarCount) parameters, output \(directory.path)")
         while trainer.step < schedule.steps {

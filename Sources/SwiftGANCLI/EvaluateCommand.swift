@@ -2,13 +2,14 @@ import Foundation
 import SwiftGAN
 import SwiftGANData
 import SwiftGANKernels
+import SwiftGANVoxels
 
 enum EvaluateCommand {
     static let specs: [OptionSpec] = [
         OptionSpec("checkpoint", "PATH", "a checkpoint written by 'swiftgan train' (required)"),
         OptionSpec("data", "NAME|PATH", "dataset whose test split is the real set", default: "the checkpoint's"),
         OptionSpec("classifier", "PATH", "feature network from 'swiftgan classifier train'", default: "classifiers/<data name>.safetensors"),
-        OptionSpec("count", "N", "generated images", default: "10000"),
+        OptionSpec("count", "N", "generated images (shapes, for 3D models)", default: "10000; 100 for shapes"),
         OptionSpec("seed", "N", "seed of the latent vectors and of KID's subsets", default: "0"),
         OptionSpec("kid-subset-size", "N", "KID subset size (capped by the smaller set)", default: "1000"),
         OptionSpec("kid-subsets", "N", "number of KID subsets", default: "100"),
@@ -44,6 +45,11 @@ enum EvaluateCommand {
         let checkpoint = try Checkpoint.read(checkpointPath)
         let gan = try checkpoint.makeGAN(path: checkpointPath)
         let data = options.string("data") ?? checkpoint.configuration.dataset
+        if gan.configuration.spatialRank == 3 {
+            return try ShapeEvaluation.run(gan: gan, checkpoint: checkpoint, checkpointPath: checkpointPath, data: data,
+                                           count: try options.int("count", range: 2...100_000) ?? 100,
+                                           seed: settings.seed, out: options.string("out"))
+        }
         let classifierPath = options.string("classifier") ?? ClassifierCommand.defaultPath(forDataset: data)
         if options.string("classifier") == nil && !FileManager.default.fileExists(atPath: classifierPath) {
             throw UsageError("\(classifierPath): no such file; train the feature network first with "
@@ -101,5 +107,52 @@ enum EvaluateCommand {
             lines.append(pad(row.label, 20) + cells.joined())
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// Evaluation of 3D checkpoints: minimum matching distance and coverage (Achlioptas et al. 2018) of generated shapes
+/// against real ones, with IoU and Chamfer distances, next to the same numbers for a second sample of real shapes.
+enum ShapeEvaluation {
+    static func run(gan: DCGAN, checkpoint: Checkpoint, checkpointPath: String, data: String, count: Int, seed: UInt64,
+                    out: String?) throws -> Int32 {
+        let started = Date()
+        let real = try VoxelIO.load(data, size: gan.configuration.imageSize).map { $0.binarized() }
+        guard real.count >= 2 * count else {
+            throw UsageError("\(data) holds \(real.count) shapes; --count \(count) needs at least \(2 * count) (a reference set and a real baseline)")
+        }
+        // Two disjoint random samples of real shapes: the reference, and a baseline that shows what real shapes score.
+        var rng = SeededRandomNumberGenerator(seed: seed)
+        let order = Array(0..<real.count).seededShuffled(using: &rng)
+        let reference = order[0..<count].map { real[$0] }
+        let baseline = order[count..<(2 * count)].map { real[$0] }
+        print("generating \(count) shapes ...")
+        let generated = DCGAN.voxelGrids(from: gan.generate(gan.latents(count: count, seed: seed))).map { $0.binarized() }
+        var results: [String: Double] = [:]
+        var lines = ["metric                          generated   real baseline"]
+        for (name, distance) in [("iou", ShapeDistance.iou), ("chamfer", ShapeDistance.chamfer)] {
+            let g = VoxelMetrics.compare(generated: generated, reference: reference, distance: distance)
+            let b = VoxelMetrics.compare(generated: baseline, reference: reference, distance: distance)
+            results["mmd_\(name)"] = g.minimumMatchingDistance
+            results["coverage_\(name)"] = g.coverage
+            results["baseline_mmd_\(name)"] = b.minimumMatchingDistance
+            results["baseline_coverage_\(name)"] = b.coverage
+            lines.append(String(format: "MMD (%@)%@ %9.4f   %9.4f", name == "iou" ? "1 - IoU" : "Chamfer",
+                                String(repeating: " ", count: name == "iou" ? 14 : 14), g.minimumMatchingDistance, b.minimumMatchingDistance))
+            lines.append(String(format: "coverage (%@)%@ %9.3f   %9.3f", name == "iou" ? "1 - IoU" : "Chamfer",
+                                String(repeating: " ", count: 9), g.coverage, b.coverage))
+        }
+        let path = out ?? ((checkpointPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("evaluation.json")
+        var json: [String: Any] = results
+        json["checkpoint"] = checkpointPath
+        json["step"] = checkpoint.step
+        json["data"] = data
+        json["count"] = count
+        json["seconds"] = Date().timeIntervalSince(started)
+        json["note"] = "MMD: mean over reference shapes of the distance to the nearest generated shape (lower is better); coverage: fraction of reference shapes that are some generated shape's nearest (higher is better); baseline: a disjoint sample of real shapes scored the same way"
+        let bytes = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])
+        try writeAtomically(bytes + Data("\n".utf8), to: path)
+        print(lines.joined(separator: "\n"))
+        print("wrote \(path) (\(TrainingSession.duration(Date().timeIntervalSince(started))))")
+        return 0
     }
 }

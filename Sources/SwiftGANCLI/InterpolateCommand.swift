@@ -2,6 +2,7 @@ import Foundation
 import SwiftGAN
 import SwiftGANData
 import SwiftGANKernels
+import SwiftGANVoxels
 
 enum InterpolateCommand {
     static let specs: [OptionSpec] = [
@@ -13,6 +14,11 @@ enum InterpolateCommand {
         OptionSpec("scale", "N", "enlarge GIF frames N times (nearest neighbour)", default: "4"),
         OptionSpec("frame-delay", "CS", "GIF frame time in 1/100 s", default: "12"),
         OptionSpec("class", "K", "for a conditional GAN: the class of every image", default: "0"),
+        OptionSpec("from-shape", "FILE", "3D models: start at this real shape (its latent is found by optimization)"),
+        OptionSpec("to-shape", "FILE", "3D models: end at this real shape"),
+        OptionSpec("from-index", "N", "which shape of a file holding many (4-D IDX, npy)", default: "0"),
+        OptionSpec("to-index", "N", "which shape of --to-shape's file", default: "0"),
+        OptionSpec("mesh-format", "obj|stl|ply", "3D models: format of the mesh written for each step", default: "obj"),
         OptionSpec("out", "DIR", "output folder", default: "interpolation"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
@@ -51,7 +57,18 @@ enum InterpolateCommand {
         let checkpoint = try Checkpoint.read(path)
         let gan = try checkpoint.makeGAN(path: path)
         let c = gan.configuration
-        let a = gan.latents(count: 1, seed: fromSeed).scalars, b = gan.latents(count: 1, seed: toSeed).scalars
+        var a = gan.latents(count: 1, seed: fromSeed).scalars, b = gan.latents(count: 1, seed: toSeed).scalars
+        if options.has("from-shape") || options.has("to-shape") {
+            guard c.spatialRank == 3 else { throw UsageError("--from-shape and --to-shape need a 3D (volumetric) checkpoint") }
+            if let path = options.string("from-shape") {
+                a = try VolumeOutput.fitShape(path, index: try options.int("from-index") ?? 0, gan: gan)
+            }
+            if let path = options.string("to-shape") {
+                b = try VolumeOutput.fitShape(path, index: try options.int("to-index") ?? 0, gan: gan)
+            }
+        }
+        let meshFormat = options.string("mesh-format") ?? "obj"
+        guard ["obj", "stl", "ply"].contains(meshFormat) else { throw UsageError("--mesh-format: '\(meshFormat)' is not obj, stl or ply") }
         var labels: [Int]? = nil
         if let classes = c.classCount {
             let k = try options.int("class", range: 0...Int.max) ?? 0
@@ -60,6 +77,12 @@ enum InterpolateCommand {
         }
         let size = c.imageChannels * c.imageSize * c.imageSize
         for mode in modes {
+            if c.spatialRank == 3 {
+                let volumes = gan.generate(mode.path(from: a, to: b, steps: steps), labels: labels)
+                try VolumeOutput.writeInterpolation(DCGAN.voxelGrids(from: volumes), gan: gan, mode: mode.rawValue, out: out,
+                                                    meshFormat: meshFormat, delay: delay)
+                continue
+            }
             let images = gan.generate(mode.path(from: a, to: b, steps: steps), labels: labels).scalars
             let strip = ImageGrid.strip(images: images, count: steps, channels: c.imageChannels, height: c.imageSize,
                                         width: c.imageSize, padding: 2, background: 255)
@@ -89,5 +112,43 @@ enum InterpolateCommand {
             }
         }
         return RasterImage(width: w, height: h, channels: ch, pixels: pixels)
+    }
+}
+
+/// Writing 3D results: rendered strips and GIFs, and a mesh per shape.
+enum VolumeOutput {
+    /// The latent of shape number `index` in `path` (resampled to the model's size), found by optimization.
+    static func fitShape(_ path: String, index: Int, gan: DCGAN) throws -> [Float] {
+        let shapes = try VoxelIO.load(path, size: gan.configuration.imageSize)
+        guard index < shapes.count else {
+            throw UsageError("\(path) holds \(shapes.count) shape(s); index \(index) is out of range")
+        }
+        let shape = shapes[index]
+        print("fitting a latent vector to shape \(index) of \(path) ...")
+        let fit = gan.fitLatent(to: shape)
+        print(String(format: "  reproduced with IoU %.3f", fit.iou))
+        return fit.latent
+    }
+
+    static func writeInterpolation(_ grids: [VoxelGrid], gan: DCGAN, mode: String, out: String, meshFormat: String,
+                                   delay: Int) throws {
+        let options = gan.renderOptions
+        let strip = VoxelPreview.renderSheet(grids, columns: grids.count, imageSize: 128, options: options)
+        let stripPath = "\(out)/interpolation-\(mode).png"
+        try ImageIO.writePNG(strip, to: stripPath)
+        var frames = grids.map { VoxelPreview.renderSheet([$0], columns: 1, imageSize: 192, options: options, padding: 0) }
+        frames += frames.dropFirst().dropLast().reversed()
+        let gifPath = "\(out)/interpolation-\(mode).gif"
+        try GIFEncoder.write(frames: frames, to: gifPath, delayCentiseconds: delay)
+        for (i, grid) in grids.enumerated() {
+            let mesh = MarchingCubes.mesh(from: grid)
+            let path = "\(out)/meshes-\(mode)/step-\(String(format: "%02d", i)).\(meshFormat)"
+            switch meshFormat {
+            case "stl": try MeshIO.writeSTL(mesh, to: path)
+            case "ply": try MeshIO.writePLY(mesh, to: path)
+            default: try MeshIO.writeOBJ(mesh, to: path)
+            }
+        }
+        print("wrote \(stripPath), \(gifPath) and \(grids.count) meshes in \(out)/meshes-\(mode)/")
     }
 }

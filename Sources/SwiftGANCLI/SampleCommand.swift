@@ -2,6 +2,7 @@ import Foundation
 import SwiftGAN
 import SwiftGANData
 import SwiftGANKernels
+import SwiftGANVoxels
 
 enum SampleCommand {
     static let specs: [OptionSpec] = [
@@ -12,7 +13,7 @@ enum SampleCommand {
         OptionSpec("out", "DIR", "output folder", default: "samples"),
         OptionSpec("class", "K", "for a conditional GAN: draw only class K (0-based)"),
         OptionSpec("per-class", "N", "for a conditional GAN: a grid with one row of N images per class"),
-        OptionSpec("individual", nil, "also write each image as its own PNG"),
+        OptionSpec("individual", nil, "also write each image as its own PNG (each shape as an OBJ mesh, for 3D models)"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
 
@@ -50,6 +51,21 @@ enum SampleCommand {
             throw UsageError("\(path) is an unconditional GAN: --class and --per-class need a conditional one (train with --conditional)")
         }
         let images = gan.generate(gan.latents(count: count, seed: seed), labels: labels)
+        if c.spatialRank == 3 {
+            // Shapes: rendered previews, and with --individual a mesh (marching cubes) per shape.
+            let grids = DCGAN.voxelGrids(from: images)
+            let sheetPath = out + "/samples-seed\(seed).png"
+            try ImageIO.writePNG(VoxelPreview.renderSheet(grids, views: Viewpoint.standard, columns: max(1, columns / 4),
+                                                          imageSize: 128, options: gan.renderOptions), to: sheetPath)
+            print("wrote \(sheetPath) (\(count) shapes from step \(checkpoint.step), four views each)")
+            if options.has("individual") {
+                for (i, grid) in grids.enumerated() {
+                    try MeshIO.writeOBJ(MarchingCubes.mesh(from: grid), to: out + String(format: "/seed%llu-%05d.obj", seed, i))
+                }
+                print("wrote \(count) meshes (OBJ) to \(out)/")
+            }
+            return 0
+        }
         let grid = ImageGrid.tile(images: images.scalars, count: count, channels: c.imageChannels, height: c.imageSize,
                                   width: c.imageSize, columns: columns)
         let gridPath = out + "/samples-seed\(seed).png"

@@ -8,7 +8,7 @@ nonisolated(unsafe) var stopRequested: Int32 = 0
 
 enum TrainCommand {
     static let specs: [OptionSpec] = [
-        OptionSpec("data", "NAME|PATH", "dataset name (fashion-mnist, mnist) or an IDX images file or folder", default: "fashion-mnist"),
+        OptionSpec("data", "NAME|PATH", "dataset name (fashion-mnist, mnist), an IDX images file or folder, a folder of images, or a packed file", default: "fashion-mnist"),
         OptionSpec("out", "DIR", "run folder for samples, checkpoint and log", default: "runs/<data name>"),
         OptionSpec("steps", "N", "train until this many steps in total", default: "3000"),
         OptionSpec("batch-size", "N", "images per step", default: "64"),
@@ -24,6 +24,19 @@ enum TrainCommand {
         OptionSpec("checkpoint-every", "N", "save the checkpoint every N steps", default: "500"),
         OptionSpec("log-every", "N", "print progress every N steps", default: "50"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
+        OptionSpec("conditional", nil, "class-conditional GAN on the dataset's labels (conditional batch norm, projection discriminator)"),
+        OptionSpec("loss", "non-saturating|hinge", "adversarial loss", default: "non-saturating"),
+        OptionSpec("spectral-norm", nil, "spectral normalization in the discriminator (replaces its batch norm)"),
+        OptionSpec("channels", "1|3|auto", "image channels; auto: 3 for an image folder with any colour image, else 1", default: "auto"),
+        OptionSpec("crop", "center|pad|stretch", "how images of another shape in a folder are fitted to the square", default: "center"),
+        OptionSpec("skip-unreadable", nil, "train without the image files that cannot be decoded (listed in a warning)"),
+        OptionSpec("classifier", "PATH", "a classifier from 'swiftgan classifier train': compute the Frechet distance on its features during training and keep the best checkpoint as best.safetensors"),
+        OptionSpec("evaluate-every", "N", "steps between those evaluations", default: "500"),
+        OptionSpec("evaluate-count", "N", "generated images per evaluation", default: "2000"),
+        OptionSpec("discriminator-learning-rate", "X", "the discriminator's own learning rate", default: "--learning-rate"),
+        OptionSpec("discriminator-accuracy-limit", "X", "skip the discriminator's update when it classifies more than this fraction of a batch correctly",
+                   default: "none; 0.8 for shapes"),
+        OptionSpec("up-axis", "x|y|z", "shapes: the axis that points up in renders", default: "y for .binvox, z otherwise"),
         OptionSpec("resume", nil, "continue from the run folder's checkpoint"),
     ]
 
@@ -31,11 +44,14 @@ enum TrainCommand {
         command: "train", summary: "Train a DCGAN (Radford et al. 2015) and write sample grids as PNG.", specs: specs,
         examples: ["swiftgan train                                   # Fashion-MNIST, 32x32, 3000 steps",
                    "swiftgan train --data mnist --steps 5000 --out runs/digits",
+                   "swiftgan train --conditional --loss hinge --out runs/fashion-conditional",
+                   "swiftgan train --data chairs-voxels32-idx4-ubyte.gz --out runs/chairs   # 3D shapes: a volumetric GAN",
                    "swiftgan train --out runs/digits --steps 8000 --resume   # continue a run"])
 
     /// Options that change the model or its training; on resume they must agree with the checkpoint.
     static let configurationOptions = ["data", "batch-size", "image-size", "latent-size", "width", "generator-width",
-                                       "discriminator-width", "learning-rate", "beta1", "seed"]
+                                       "discriminator-width", "learning-rate", "beta1", "seed", "conditional", "loss",
+                                       "spectral-norm", "channels"]
 
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") { print(help); return 0 }
@@ -59,27 +75,69 @@ enum TrainCommand {
             let checkpoint = try Checkpoint.read(run.checkpoint)
             // Options not given keep the checkpoint's values; options given must agree with it.
             let merged = try configuration(from: options, base: checkpoint.configuration)
-            let differences = checkpoint.configuration.differences(from: merged)
+            var differences = checkpoint.configuration.differences(from: merged)
+            if options.has("conditional") && checkpoint.configuration.classCount == nil {
+                differences.append("classes: none (checkpoint) vs conditional (requested)")
+            }
             if !differences.isEmpty {
                 throw UsageError("\(run.checkpoint) was trained with a different configuration: " + differences.joined(separator: "; "))
             }
-            let dataset = try loadDataset(checkpoint.configuration)
+            let saved = checkpoint.configuration
+            let dataset: any TrainingSet = saved.spatialRank == 3 ? try loadVoxels(saved)
+                : try loadDataset(saved, channels: saved.imageChannels, options: options)
             trainer = try DCGANTrainer.resuming(from: checkpoint, path: run.checkpoint, dataset: dataset)
             print("resuming \(run.checkpoint) at step \(checkpoint.step)")
         } else {
             if hasCheckpoint {
                 throw UsageError("\(run.checkpoint) already exists: add --resume to continue that run, or choose another --out")
             }
-            let dataset = try loadDataset(requested)
-            trainer = try DCGANTrainer(gan: DCGAN(configuration: requested), dataset: dataset)
+            let explicitChannels = options.string("channels").flatMap { $0 == "auto" ? nil : requested.imageChannels }
+            var chosen = requested
+            let dataset: any TrainingSet
+            if VoxelDataset.looksVolumetric(requested.dataset) {
+                chosen = try volumetricConfiguration(requested, options: options)
+                dataset = try loadVoxels(chosen)
+            } else {
+                let images = try loadDataset(requested, channels: explicitChannels, options: options)
+                chosen.imageChannels = images.channels
+                dataset = images
+            }
+            if options.has("conditional") {
+                guard let classes = dataset.labelCount, dataset.labels != nil else {
+                    throw UsageError("--conditional: the dataset \(requested.dataset) has no labels")
+                }
+                guard classes >= 2 else { throw UsageError("--conditional: the dataset \(requested.dataset) has only one class") }
+                chosen.classCount = classes
+            }
+            trainer = try DCGANTrainer(gan: DCGAN(configuration: chosen), dataset: dataset)
         }
 
         let session = TrainingSession(trainer: trainer, run: run, schedule: schedule)
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         session.shouldStop = { stopRequested != 0 }
+        if let classifierPath = options.string("classifier") {
+            session.evaluation = try periodicEvaluation(classifierPath: classifierPath, trainer: trainer, options: options)
+        } else if options.has("evaluate-every") || options.has("evaluate-count") {
+            throw UsageError("--evaluate-every and --evaluate-count need --classifier PATH")
+        }
         let outcome = try session.run()
         return outcome == .finished ? 0 : 130
+    }
+
+    /// The in-training Frechet distance on the classifier's features, against up to 5,000 training images.
+    static func periodicEvaluation(classifierPath: String, trainer: DCGANTrainer, options: ParsedArguments) throws -> PeriodicEvaluation {
+        let every = try options.int("evaluate-every", range: 1...Int.max) ?? 500
+        let count = try options.int("evaluate-count", range: 2...100_000) ?? 2000
+        guard let images = trainer.dataset as? ImageDataset else {
+            throw UsageError("--classifier: in-training evaluation works on image datasets only")
+        }
+        let classifier = try Classifier.read(classifierPath)
+        try Evaluation.checkCompatible(gan: trainer.gan, classifier: classifier)
+        let reference = try Evaluation.referenceStatistics(classifier: classifier, dataset: images)
+        return PeriodicEvaluation(name: "metrics/frechet_distance_" + classifier.configuration.featureNetworkName, every: every) { gan in
+            try Evaluation.quick(gan: gan, classifier: classifier, reference: reference, count: count)
+        }
     }
 
     static func configuration(from options: ParsedArguments, base: DCGANConfiguration) throws -> DCGANConfiguration {
@@ -97,13 +155,61 @@ enum TrainCommand {
         c.learningRate = try options.float("learning-rate", positive: true) ?? c.learningRate
         c.beta1 = try options.float("beta1") ?? c.beta1
         c.seed = try options.uint64("seed") ?? c.seed
+        if options.string("channels") != "auto" { c.imageChannels = try options.int("channels", range: 1...3) ?? c.imageChannels }
+        if let text = options.string("loss") {
+            guard let loss = GANLoss(rawValue: text) else {
+                throw UsageError("--loss: '\(text)' is not one of \(GANLoss.allCases.map { $0.rawValue }.joined(separator: ", "))")
+            }
+            c.loss = loss
+        }
+        if options.has("spectral-norm") { c.spectralNormalization = true }
+        if let rate = try options.float("discriminator-learning-rate", positive: true) { c.discriminatorLearningRate = rate }
+        if let limit = try options.float("discriminator-accuracy-limit", positive: true) { c.discriminatorAccuracyLimit = limit }
         if let problem = c.problem { throw UsageError(problem) }
         return c
     }
 
-    static func loadDataset(_ c: DCGANConfiguration) throws -> ImageDataset {
+    /// `channels` nil: the data's own (see `ImageDataset.load`); `--crop` and `--skip-unreadable` apply to image folders.
+    /// The volumetric GAN's settings for shape data: a 200-long latent (Wu et al. 2016) unless given, the
+    /// discriminator left alone on steps where it is already 80% accurate (the paper's rule) unless given, and the up
+    /// axis of the data's format for renders (y for `.binvox`, z otherwise, as ModelNet's grids stand).
+    static func volumetricConfiguration(_ requested: DCGANConfiguration, options: ParsedArguments) throws -> DCGANConfiguration {
+        var c = requested
+        c.spatialRank = 3
+        c.imageChannels = 1
+        if !options.has("latent-size") { c.latentSize = 200 }
+        if !options.has("discriminator-accuracy-limit") { c.discriminatorAccuracyLimit = 0.8 }
+        if let axis = options.string("up-axis") {
+            guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
+            c.upAxis = index
+        } else {
+            c.upAxis = requested.dataset.lowercased().hasSuffix(".binvox") || isBinvoxFolder(requested.dataset) ? 1 : 2
+        }
+        if let problem = c.problem { throw UsageError(problem) }
+        return c
+    }
+
+    static func isBinvoxFolder(_ path: String) -> Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).contains { $0.lowercased().hasSuffix(".binvox") }
+    }
+
+    static func loadVoxels(_ c: DCGANConfiguration) throws -> VoxelDataset {
         let started = Date()
-        let dataset = try ImageDataset.load(c.dataset, targetSize: c.imageSize, sizePolicy: c.imageSize == 32 ? .pad : .resize)
+        let dataset = try VoxelDataset.load(c.dataset, size: c.imageSize)
+        print(String(format: "loaded %d shapes (%d^3 voxels) from %@ in %.1f s", dataset.count, dataset.size, c.dataset,
+                     Date().timeIntervalSince(started)))
+        return dataset
+    }
+
+    static func loadDataset(_ c: DCGANConfiguration, channels: Int?, options: ParsedArguments) throws -> ImageDataset {
+        let started = Date()
+        let crop = try options.string("crop").map { text -> CropPolicy in
+            guard let policy = CropPolicy(rawValue: text) else { throw UsageError("--crop: '\(text)' is not one of center, pad, stretch") }
+            return policy
+        }
+        let dataset = try ImageDataset.load(c.dataset, targetSize: c.imageSize, sizePolicy: c.imageSize == 32 ? .pad : .resize,
+                                            channels: channels, crop: crop ?? .center, skipUnreadable: options.has("skip-unreadable"),
+                                            warn: { print("warning: \($0)") })
         print(String(format: "loaded %d images (%dx%dx%d) from %@ in %.1f s", dataset.count, dataset.channels, dataset.height,
                      dataset.width, c.dataset, Date().timeIntervalSince(started)))
         return dataset

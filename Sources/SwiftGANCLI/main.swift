@@ -10,6 +10,7 @@ Generative adversarial networks on the CPU.
 
 commands:
   train         train a DCGAN on a dataset, writing sample grids and checkpoints
+  data          check a folder of your own images, or pack it into one file for training
   sample        draw images from a checkpoint
   interpolate   walk between two latent vectors (linear and spherical), as a PNG strip and a GIF
   bench         time DCGAN training steps and sampling (images/s)
@@ -33,6 +34,7 @@ func runMain() -> Int32 {
         return 0
     }
     let commands: [String: ([String]) throws -> Int32] = [
+        "data": DataCommand.run,
         "train": TrainCommand.run, "sample": SampleCommand.run, "interpolate": InterpolateCommand.run, "bench": BenchCommand.run,
         "report": ReportCommand.run,
         "classifier": ClassifierCommand.run, "evaluate": EvaluateCommand.run,

@@ -126,7 +126,8 @@ public enum DatasetLocator {
         return true
     }
 
-    private static func findImages(inFolder folder: String, split: Split) throws -> String {
+    /// The names of the files in `folder` that match `split`'s IDX image patterns, sorted.
+    private static func idxMatches(inFolder folder: String, split: Split) throws -> [String] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder)
@@ -134,7 +135,7 @@ public enum DatasetLocator {
             throw DataError.unreadable(path: folder, reason: error.localizedDescription)
         }
         let splitPatterns = patterns(for: split)
-        let found = names.filter { name in
+        return names.filter { name in
             guard !name.hasPrefix(".") else { return false }
             var isDirectory: ObjCBool = false
             let full = (folder as NSString).appendingPathComponent(name)
@@ -142,6 +143,11 @@ public enum DatasetLocator {
             else { return false }
             return splitPatterns.contains { matches(name, $0) }
         }.sorted()
+    }
+
+    private static func findImages(inFolder folder: String, split: Split) throws -> String {
+        let found = try idxMatches(inFolder: folder, split: split)
+        let splitPatterns = patterns(for: split)
         let described = splitPatterns.map { "*" + $0.joined(separator: "*") + "*" }.joined(separator: " or ")
         guard !found.isEmpty else {
             throw DataError.invalidDataset("folder \(folder) has no \(split.rawValue) image file matching \(described)")
@@ -152,5 +158,58 @@ public enum DatasetLocator {
                     + "give the path of one of them")
         }
         return (folder as NSString).appendingPathComponent(found[0])
+    }
+
+    // MARK: - Image folders and packed files
+
+    /// What a dataset argument refers to.
+    public enum Source: Equatable, Sendable {
+        /// An IDX image file and its label file, if any (see ``resolve(_:split:datasetsRoot:)``).
+        case idx(images: String, labels: String?)
+        /// A folder of image files (see ``ImageFolder/scan(_:)``).
+        case imageFolder(String)
+        /// A file written by ``PackedDataset/write(to:)``.
+        case packed(String)
+    }
+
+    /// Decides what `spec` refers to: a dataset name or IDX file or folder as in
+    /// ``resolve(_:split:datasetsRoot:)``, a packed dataset (recognised by its first bytes, whatever its name),
+    /// or a folder of images. A folder with a matching IDX image file is an IDX dataset; one without is an
+    /// image folder. `split` does not apply to image folders and packed files (each is one split).
+    ///
+    /// - Throws: the errors of ``resolve(_:split:datasetsRoot:)``; ``DataError/invalidDataset(_:)`` for a folder
+    ///   with neither images nor IDX files, or a single image file given as a dataset; the errors of
+    ///   ``ImageFolder/scan(_:)``.
+    public static func locate(_ spec: String, split: Split = .train,
+                              datasetsRoot: String = defaultDatasetsRoot) throws -> Source {
+        let trimmed = spec.trimmingCharacters(in: .whitespaces)
+        let path = (trimmed as NSString).expandingTildeInPath
+        let isNamed = !trimmed.contains("/")
+            && namedDatasets.contains { $0.name.caseInsensitiveCompare(trimmed) == .orderedSame }
+        var isDirectory: ObjCBool = false
+        guard !trimmed.isEmpty, !isNamed, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            let files = try resolve(spec, split: split, datasetsRoot: datasetsRoot)
+            return .idx(images: files.images, labels: files.labels)
+        }
+        if isDirectory.boolValue {
+            if !(try idxMatches(inFolder: path, split: split)).isEmpty {
+                let files = try resolve(spec, split: split, datasetsRoot: datasetsRoot)
+                return .idx(images: files.images, labels: files.labels)
+            }
+            let scan = try ImageFolder.scan(path)
+            guard !scan.files.isEmpty else {
+                let described = patterns(for: split).map { "*" + $0.joined(separator: "*") + "*" }
+                    .joined(separator: " or ")
+                throw DataError.invalidDataset(ImageFolder.emptyMessage(scan, failures: 0)
+                                               + "; nor has it an IDX file matching \(described)")
+            }
+            return .imageFolder(path)
+        }
+        if PackedDataset.isPacked(path) { return .packed(path) }
+        if ImageFolder.imageExtensions.contains((path as NSString).pathExtension.lowercased()) {
+            throw DataError.invalidDataset("\(path) is a single image: give the folder that holds the images "
+                                           + "(or a file made by 'swiftgan data pack')")
+        }
+        return .idx(images: path, labels: guessLabels(forImages: path))
     }
 }

@@ -38,9 +38,15 @@ public struct ImageDataset: Sendable {
     /// The number of values in one image (`channels × height × width`).
     public var imageSize: Int { channels * height * width }
 
-    /// The number of classes, `max(label) + 1`, or nil when there are no labels.
+    /// The class names that labels index (from class subfolders or a packed file), or nil when the classes
+    /// are unnamed.
+    public let classNames: [String]?
+
+    /// The number of classes: the number of class names when there are names, otherwise `max(label) + 1`;
+    /// nil when there are no labels.
     public var classCount: Int? {
         guard let labels, let maximum = labels.max() else { return nil }
+        if let classNames { return max(classNames.count, maximum + 1) }
         return maximum + 1
     }
 
@@ -52,7 +58,8 @@ public struct ImageDataset: Sendable {
     /// - Throws: ``DataError/invalidDataset(_:)`` when a dimension is not positive, the pixel count
     ///   is not a whole non-zero number of images, the label count differs from the image count, or
     ///   a label is negative.
-    public init(images: [Float], labels: [Int]?, channels: Int, height: Int, width: Int) throws {
+    public init(images: [Float], labels: [Int]?, channels: Int, height: Int, width: Int,
+                classNames: [String]? = nil) throws {
         guard channels > 0, height > 0, width > 0 else {
             throw DataError.invalidDataset(
                 "image dimensions must be positive, got channels \(channels), height \(height), width \(width)")
@@ -80,6 +87,7 @@ public struct ImageDataset: Sendable {
         self.channels = channels
         self.height = height
         self.width = width
+        self.classNames = classNames
     }
 
     /// Loads images (an IDX file of shape `(count, rows, cols)`) and optional labels (an IDX file of
@@ -112,13 +120,117 @@ public struct ImageDataset: Sendable {
                       imagesName: "images", labelsName: "labels")
     }
 
-    /// Resolves `spec` with ``DatasetLocator/resolve(_:split:datasetsRoot:)`` (a dataset name such as
-    /// `"fashion-mnist"`, an IDX file or a folder) and loads it.
+    /// Finds `spec` with ``DatasetLocator/locate(_:split:datasetsRoot:)`` and loads it: a dataset name such as
+    /// `"fashion-mnist"`, an IDX file or folder, a folder of image files, or a packed dataset.
+    ///
+    /// - Parameters:
+    ///   - targetSize: The side length wanted, or nil to keep the source size (IDX and packed files only;
+    ///     an image folder needs it).
+    ///   - sizePolicy: How IDX images reach `targetSize`.
+    ///   - channels: 1 or 3, or nil for the source's own: 1 for IDX files, the packed count for packed files,
+    ///     and for image folders 3 when any image has colour (RGB, RGBA, palette), 1 otherwise. IDX images are
+    ///     copied into 3 channels when 3 are asked for.
+    ///   - crop: How images of an image folder are fitted to `targetSize` (see ``ImageConversion``).
+    ///   - skipUnreadable: For an image folder: leave out files that cannot be decoded (reported through
+    ///     `warn`) instead of refusing the whole folder.
+    ///   - maxPixels: For an image folder: the largest image (width × height) that is decoded.
+    ///   - background: For an image folder: the colour behind transparent pixels and padding.
+    ///   - warn: Receives one-line notes about skipped files.
+    /// - Throws: the errors of ``DatasetLocator/locate(_:split:datasetsRoot:)``, of the IDX initializers, of
+    ///   ``PackedDataset/read(_:)`` and ``ImageFolder/load(_:conversion:maxPixels:threads:progress:)``;
+    ///   ``DataError/invalidDataset(_:)`` when a packed file's size or channels differ from those asked for,
+    ///   an image folder has unreadable files (listed by name) and `skipUnreadable` is false, or it has no
+    ///   readable images.
     public static func load(_ spec: String, split: DatasetLocator.Split = .train, targetSize: Int? = nil,
-                            sizePolicy: SizePolicy = .pad) throws -> ImageDataset {
-        let files = try DatasetLocator.resolve(spec, split: split)
-        return try ImageDataset(imagesPath: files.images, labelsPath: files.labels, targetSize: targetSize,
-                                sizePolicy: sizePolicy)
+                            sizePolicy: SizePolicy = .pad, channels: Int? = nil, crop: CropPolicy = .center,
+                            skipUnreadable: Bool = false, maxPixels: Int = ImageConversion.defaultMaxPixels,
+                            background: BackgroundColor = .black,
+                            warn: ((String) -> Void)? = nil) throws -> ImageDataset {
+        if let channels, channels != 1 && channels != 3 {
+            throw DataError.invalidDataset("channels must be 1 or 3, got \(channels)")
+        }
+        switch try DatasetLocator.locate(spec, split: split) {
+        case .idx(let images, let labels):
+            let dataset = try ImageDataset(imagesPath: images, labelsPath: labels, targetSize: targetSize,
+                                           sizePolicy: sizePolicy)
+            return channels == 3 ? try dataset.replicatedToThreeChannels() : dataset
+        case .packed(let path):
+            let packed = try PackedDataset.read(path)
+            if let targetSize, targetSize != packed.height || targetSize != packed.width {
+                throw DataError.invalidDataset(
+                    "\(path) holds \(packed.width)x\(packed.height) images but \(targetSize)x\(targetSize) are needed: "
+                        + "use image size \(packed.height) or pack the images again with --image-size \(targetSize)")
+            }
+            if let channels, channels != packed.channels {
+                throw DataError.invalidDataset(
+                    "\(path) holds \(packed.channels)-channel images but \(channels) channels are needed: "
+                        + "use \(packed.channels) channels or pack the images again with --channels \(channels)")
+            }
+            return try ImageDataset(packed: packed)
+        case .imageFolder(let path):
+            guard let targetSize else {
+                throw DataError.invalidDataset("\(path) is a folder of images: give the image size to bring them to")
+            }
+            let conversion = ImageConversion(size: targetSize, channels: channels ?? 3, crop: crop,
+                                             background: background, maxPixels: maxPixels)
+            var contents = try ImageFolder.load(path, conversion: conversion)
+            if channels == nil { contents = contents.grayscaleIfNoColour() }
+            if !contents.failures.isEmpty {
+                if skipUnreadable {
+                    warn?("skipping \(contents.failures.count) of \(contents.scan.files.count) image files in \(path) that "
+                          + "cannot be read: " + ImageFolder.failureList(contents.failures, root: path, limit: 10))
+                } else {
+                    try contents.requireAllReadable(hint: " (skip them with --skip-unreadable)")
+                }
+            }
+            try contents.requireImages()
+            let scan = contents.scan
+            if !scan.skippedHidden.isEmpty || !scan.skippedNonImage.isEmpty {
+                warn?("skipped \(scan.skippedHidden.count) hidden entries and \(scan.skippedNonImage.count) non-image "
+                      + "files in \(path)")
+            }
+            return try ImageDataset(contents)
+        }
+    }
+
+    /// A dataset from a loaded, converted image folder (pixels scaled to `[-1, 1]`, labels and class names kept).
+    ///
+    /// - Throws: ``DataError/invalidDataset(_:)`` when the folder was not converted or gave no images.
+    public init(_ contents: ImageFolderContents) throws {
+        guard let conversion = contents.conversion else {
+            throw DataError.invalidDataset("\(contents.scan.root): the images were checked but not converted")
+        }
+        try contents.requireImages()
+        try self.init(images: Self.scaled(contents.pixels), labels: contents.labels, channels: conversion.channels,
+                      height: conversion.size, width: conversion.size, classNames: contents.scan.classNames)
+    }
+
+    /// A dataset from a packed file's images (pixels scaled to `[-1, 1]`, labels and class names kept).
+    ///
+    /// - Throws: ``DataError/invalidDataset(_:)`` if the packed parts disagree (they are checked when read).
+    public init(packed: PackedDataset) throws {
+        try self.init(images: Self.scaled(packed.pixels), labels: packed.labels, channels: packed.channels,
+                      height: packed.height, width: packed.width, classNames: packed.classNames)
+    }
+
+    /// The same images with their single channel copied into three (R = G = B); unchanged when already 3.
+    ///
+    /// - Throws: ``DataError/invalidDataset(_:)`` when the dataset has a channel count other than 1 or 3.
+    public func replicatedToThreeChannels() throws -> ImageDataset {
+        if channels == 3 { return self }
+        guard channels == 1 else {
+            throw DataError.invalidDataset("cannot make 3 channels from \(channels)")
+        }
+        let plane = height * width
+        var output = [Float](repeating: 0, count: count * 3 * plane)
+        for n in 0..<count {
+            let source = pixels[(n * plane)..<((n + 1) * plane)]
+            for c in 0..<3 {
+                output.replaceSubrange((n * 3 + c) * plane..<((n * 3 + c + 1) * plane), with: source)
+            }
+        }
+        return try ImageDataset(images: output, labels: labels, channels: 3, height: height, width: width,
+                                classNames: classNames)
     }
 
     private init(images: IDXArray, labels: IDXArray?, targetSize: Int?, sizePolicy: SizePolicy,
@@ -176,6 +288,7 @@ public struct ImageDataset: Sendable {
         self.channels = 1
         self.height = targetHeight
         self.width = targetWidth
+        self.classNames = nil
     }
 
     // MARK: - Pixel conversion
