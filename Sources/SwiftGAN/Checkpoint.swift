@@ -46,6 +46,9 @@ public struct Checkpoint {
         guard file.metadata["format"] == format else {
             throw DataError.unsupported(path: path, reason: "not a SwiftGAN DCGAN checkpoint (metadata format is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"))")
         }
+        if let version = file.metadata["format_version"], version != formatVersion {
+            throw DataError.unsupported(path: path, reason: "checkpoint format version \(version); this swiftgan reads version \(formatVersion)")
+        }
         guard let json = file.metadata["configuration"], let configuration = try? DCGANConfiguration.fromJSON(json) else {
             throw DataError.malformed(path: path, reason: "the configuration in the metadata is missing or unreadable")
         }

@@ -85,13 +85,13 @@ public struct DCGANConfiguration: Codable, Equatable {
 
     /// Why this configuration cannot be built, or nil.
     public var problem: String? {
-        if ![32, 64].contains(imageSize) { return "image size must be 32 or 64, got \(imageSize)" }
-        if ![1, 3].contains(imageChannels) { return "image channels must be 1 or 3, got \(imageChannels)" }
-        if latentSize < 1 { return "latent size must be positive, got \(latentSize)" }
+        if ![32, 64].contains(imageSize) { return "image size (--image-size) must be 32 or 64, got \(imageSize)" }
+        if ![1, 3].contains(imageChannels) { return "image channels (--channels) must be 1 or 3, got \(imageChannels)" }
+        if latentSize < 1 { return "latent size (--latent-size) must be positive, got \(latentSize)" }
         if generatorWidth < 1 || discriminatorWidth < 1 { return "widths must be positive" }
-        if batchSize < 2 { return "batch size must be at least 2 (batch normalization needs two samples), got \(batchSize)" }
-        if !(learningRate > 0) || !learningRate.isFinite { return "learning rate must be positive, got \(learningRate)" }
-        if !(0..<1).contains(beta1) || !(0..<1).contains(beta2) { return "Adam betas must be in [0, 1)" }
+        if batchSize < 2 { return "batch size (--batch-size) must be at least 2 (batch normalization needs two samples), got \(batchSize)" }
+        if !(learningRate > 0) || !learningRate.isFinite { return "learning rate (--learning-rate) must be positive, got \(learningRate)" }
+        if !(0..<1).contains(beta1) || !(0..<1).contains(beta2) { return "Adam betas (--beta1, beta2) must be in [0, 1), got \(beta1) and \(beta2)" }
         if let k = classCount, k < 2 { return "a conditional GAN needs at least 2 classes, got \(k)" }
         if ![2, 3].contains(spatialRank) { return "spatial rank must be 2 (images) or 3 (voxel grids), got \(spatialRank)" }
         if let rate = discriminatorLearningRate, !(rate > 0) || !rate.isFinite { return "the discriminator learning rate must be positive" }

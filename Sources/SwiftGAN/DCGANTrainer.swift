@@ -21,7 +21,10 @@ public struct NonFiniteLossError: Error, CustomStringConvertible {
     public let term: String
     public let step: Int
     public let value: Float
-    public var description: String { "the \(term) became \(value) at step \(step); stopping (the last checkpoint is kept)" }
+    public var description: String {
+        "the \(term) became \(value.isNaN ? "NaN" : "\(value)") at step \(step); stopping without applying that step "
+            + "(a checkpoint saved earlier is left as it was); a lower --learning-rate may help"
+    }
 }
 
 /// Trains a DCGAN with the non-saturating loss: per step, one discriminator update on a real and a generated batch,
@@ -93,7 +96,7 @@ public final class DCGANTrainer {
             discriminatorLoss = hingeDiscriminatorLoss(realLogits: realLogits, fakeLogits: fakeLogits)
         }
         guard discriminatorLoss.scalar.isFinite else {
-            throw NonFiniteLossError(term: "discriminator loss", step: step, value: discriminatorLoss.scalar)
+            throw NonFiniteLossError(term: "discriminator loss", step: step + 1, value: discriminatorLoss.scalar)
         }
         // 3D-GAN's rule: leave a discriminator that is already accurate enough alone this step.
         let accuracy = (realLogits.scalars.filter { $0 > 0 }.count + fakeLogits.scalars.filter { $0 < 0 }.count)
@@ -108,7 +111,7 @@ public final class DCGANTrainer {
         let generatorLoss = c.loss == .hinge ? hingeGeneratorLoss(fakeLogits: fakeLogitsAfter)
             : binaryCrossEntropy(logits: fakeLogitsAfter, label: 1)
         guard generatorLoss.scalar.isFinite else {
-            throw NonFiniteLossError(term: "generator loss", step: step, value: generatorLoss.scalar)
+            throw NonFiniteLossError(term: "generator loss", step: step + 1, value: generatorLoss.scalar)
         }
         let gParameters = generatorOptimizer.parameters.map { $0.parameter.value }
         generatorOptimizer.update(gradients: gradient(of: generatorLoss, wrt: gParameters))

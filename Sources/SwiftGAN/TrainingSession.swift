@@ -25,6 +25,23 @@ public struct RunDirectory {
     /// The folder of TensorBoard event files (`tensorboard --logdir RUN/tensorboard`).
     public var tensorboard: String { path + "/tensorboard" }
     public func sample(step: Int) -> String { samples + "/" + String(format: "step-%06d.png", step) }
+
+    /// Creates the folder and its `samples` folder.
+    /// - Throws: `DataError.writeFailed` naming the folder when it cannot be made (a file in the way, no permission).
+    public func create() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw DataError.writeFailed(path: path, reason: "a file is in the way of the run folder")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: samples, withIntermediateDirectories: true)
+        } catch {
+            throw DataError.writeFailed(path: path, reason: "cannot create the run folder (\((error as NSError).localizedFailureReason ?? "permission denied or a file in the way"))")
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else {
+            throw DataError.writeFailed(path: path, reason: "the run folder is not writable")
+        }
+    }
 }
 
 /// A quality measure that training computes every `every` steps (lower is better), logged under `name`.
@@ -80,7 +97,7 @@ public final class TrainingSession {
     ///   when a file cannot be written.
     @discardableResult
     public func run() throws -> Outcome {
-        try FileManager.default.createDirectory(atPath: directory.samples, withIntermediateDirectories: true)
+        try directory.create()
         try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
         let c = trainer.gan.configuration
         let startStep = trainer.step

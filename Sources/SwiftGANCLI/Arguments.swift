@@ -46,12 +46,19 @@ struct ParsedArguments {
             if spec.value == nil {
                 if inlineValue != nil { throw UsageError("\(command): option '--\(name)' takes no value") }
                 flags.insert(name)
-            } else if let v = inlineValue {
-                values[name] = v
             } else {
-                guard i + 1 < arguments.count else { throw UsageError("\(command): option '--\(name)' needs a value \(spec.value ?? "")") }
-                values[name] = arguments[i + 1]
-                i += 1
+                let value: String
+                if let v = inlineValue {
+                    value = v
+                } else {
+                    guard i + 1 < arguments.count else { throw UsageError("\(command): option '--\(name)' needs a value \(spec.value ?? "")") }
+                    value = arguments[i + 1]
+                    i += 1
+                }
+                guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw UsageError("\(command): option '--\(name)' needs a value \(spec.value ?? ""), got an empty one")
+                }
+                values[name] = value
             }
             i += 1
         }

@@ -23,7 +23,7 @@ enum BenchCommand {
         if arguments.contains("--help") { print(help); return 0 }
         let options = try ParsedArguments(arguments, specs: specs, command: "bench")
         let sizesText = options.string("image-sizes") ?? "32,64"
-        let sizes = try sizesText.split(separator: ",").map { text -> Int in
+        let sizes = try sizesText.split(separator: ",", omittingEmptySubsequences: false).map { text -> Int in
             guard let v = Int(text), v == 32 || v == 64 else { throw UsageError("--image-sizes: '\(text)' is not 32 or 64") }
             return v
         }

@@ -68,6 +68,7 @@ enum TrainCommand {
         let dataName = URL(fileURLWithPath: requested.dataset).deletingPathExtension().lastPathComponent
         let run = RunDirectory(options.string("out") ?? "runs/\(dataName)")
         let hasCheckpoint = FileManager.default.fileExists(atPath: run.checkpoint)
+        try run.create()  // before loading data, so a bad --out fails at once
 
         let trainer: DCGANTrainer
         if options.has("resume") {
@@ -142,16 +143,19 @@ enum TrainCommand {
 
     static func configuration(from options: ParsedArguments, base: DCGANConfiguration) throws -> DCGANConfiguration {
         var c = base
-        c.dataset = options.string("data") ?? c.dataset
+        // A path is kept absolute, so the run can be resumed from any folder; a dataset name stays a name.
+        if let data = options.string("data") {
+            c.dataset = FileManager.default.fileExists(atPath: data) ? URL(fileURLWithPath: data).standardizedFileURL.path : data
+        }
         c.batchSize = try options.int("batch-size", range: 2...65536) ?? c.batchSize
         c.imageSize = try options.int("image-size") ?? c.imageSize
         c.latentSize = try options.int("latent-size", range: 1...100_000) ?? c.latentSize
-        if let width = try options.int("width", range: 1...4096) {
+        if let width = try options.int("width", range: 1...1024) {
             c.generatorWidth = width
             c.discriminatorWidth = width
         }
-        c.generatorWidth = try options.int("generator-width", range: 1...4096) ?? c.generatorWidth
-        c.discriminatorWidth = try options.int("discriminator-width", range: 1...4096) ?? c.discriminatorWidth
+        c.generatorWidth = try options.int("generator-width", range: 1...1024) ?? c.generatorWidth
+        c.discriminatorWidth = try options.int("discriminator-width", range: 1...1024) ?? c.discriminatorWidth
         c.learningRate = try options.float("learning-rate", positive: true) ?? c.learningRate
         c.beta1 = try options.float("beta1") ?? c.beta1
         c.seed = try options.uint64("seed") ?? c.seed

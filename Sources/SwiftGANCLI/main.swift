@@ -29,6 +29,7 @@ func runMain() -> Int32 {
         return 2
     }
     arguments.removeFirst()
+    if arguments.first == "-h" { arguments[0] = "--help" }
     if command == "--help" || command == "-h" || command == "help" {
         print(topHelp)
         return 0

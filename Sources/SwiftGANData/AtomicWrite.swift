@@ -121,8 +121,11 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
     defer { _ = close(fd) }
     var bytes: [UInt8] = []
     var info = stat()
-    if fstat(fd, &info) == 0, info.st_size > 0 {
-        bytes.reserveCapacity(Int(info.st_size))
+    if fstat(fd, &info) == 0 {
+        // Devices and pipes (/dev/zero) could be read forever.
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw DataError.unreadable(path: path, reason: "it is a folder, not a file") }
+        if (info.st_mode & S_IFMT) != S_IFREG { throw DataError.unreadable(path: path, reason: "not a regular file") }
+        if info.st_size > 0 { bytes.reserveCapacity(Int(info.st_size)) }
     }
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {

@@ -60,6 +60,9 @@ public struct SafeTensorsFile: Equatable, Sendable {
         var headerLength64: UInt64 = 0
         for i in 0..<8 { headerLength64 |= UInt64(bytes[i]) << UInt64(8 * i) }
         let available = bytes.count - 8
+        if headerLength64 > UInt64(available), bytes.count > 8, bytes[8] != UInt8(ascii: "{") {
+            throw DataError.malformed(path: path, reason: "not a safetensors file (no JSON header after the 8-byte length)")
+        }
         guard headerLength64 <= UInt64(available) else {
             let wanted = headerLength64 > UInt64(Int.max - 8) ? Int.max : Int(headerLength64) + 8
             throw DataError.truncated(path: path, expectedBytes: wanted, actualBytes: bytes.count)

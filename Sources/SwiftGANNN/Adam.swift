@@ -76,8 +76,8 @@ public final class Adam {
                 if t.shape != p.parameter.value.shape { problems.append("optimizer state \(key) has shape \(t.shape), needs \(p.parameter.value.shape)") }
             }
         }
-        guard let s = state["step"], s.scalarCount == 1 else {
-            throw ModuleError.mismatch(problems + ["missing optimizer step"])
+        guard let s = state["step"], s.scalarCount == 1, s.scalar.isFinite, s.scalar >= 0, s.scalar < 1e9 else {
+            throw ModuleError.mismatch(problems + ["the optimizer step is missing or not a step count"])
         }
         if !problems.isEmpty { throw ModuleError.mismatch(problems) }
         step = Int(s.scalar)

@@ -23,8 +23,10 @@ func temporaryDirectory(_ name: String) -> String {
 /// Real Fashion-MNIST images from the shared data folder, or nil (the caller skips) when it is absent.
 func sharedFashionMNIST(targetSize: Int = 32) throws -> ImageDataset? {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = root.deletingLastPathComponent().appendingPathComponent("shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz").path
-    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    // The shared data folder beside the checkout, or the Debian package that the setup script installs.
+    let candidates = [root.deletingLastPathComponent().appendingPathComponent("shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz").path,
+                      "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"]
+    guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
     return try ImageDataset(imagesPath: path, targetSize: targetSize)
 }
 
@@ -106,7 +108,7 @@ final class DCGANTests: XCTestCase {
     /// A few real steps on Fashion-MNIST: losses finite and changing, the weights move.
     func testTrainingStepsOnRealFashionMNIST() throws {
         guard let dataset = try sharedFashionMNIST() else {
-            throw XCTSkip("../shared/data/fashion-mnist is not here; skipping the real-data training test")
+            throw XCTSkip("neither ../shared/data/fashion-mnist nor the dataset-fashion-mnist package is here; skipping the real-data training test")
         }
         let gan = DCGAN(configuration: smallConfiguration(width: 8, batch: 16))
         let trainer = try DCGANTrainer(gan: gan, dataset: dataset)
