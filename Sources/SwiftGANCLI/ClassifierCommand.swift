@@ -66,7 +66,21 @@ enum ClassifierCommand {
     }
 
     static func loadSplit(_ spec: String, split: DatasetLocator.Split, imageSize: Int) throws -> ImageDataset {
-        try ImageDataset.load(spec, split: split, targetSize: imageSize, sizePolicy: imageSize == 32 ? .pad : .resize)
+        var resolved = spec
+        var isDirectory: ObjCBool = false
+        if split == .test, FileManager.default.fileExists(atPath: spec, isDirectory: &isDirectory), !isDirectory.boolValue {
+            // A single file names one split; its test split is the file with "train" replaced, when that exists.
+            let name = (spec as NSString).lastPathComponent
+            let folder = (spec as NSString).deletingLastPathComponent
+            let candidates = ["t10k", "test"].map { name.replacingOccurrences(of: "train", with: $0) }
+                .filter { $0 != name }.map { (folder as NSString).appendingPathComponent($0) }
+            guard let test = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw UsageError("\(spec) is one file, so its test split is unknown: give the folder holding both splits "
+                                 + "(files named *train*images* and *t10k*images* or *test*images*)")
+            }
+            resolved = test
+        }
+        return try ImageDataset.load(resolved, split: split, targetSize: imageSize, sizePolicy: imageSize == 32 ? .pad : .resize)
     }
 
     static func train(_ arguments: [String]) throws -> Int32 {

@@ -17,6 +17,7 @@ commands:
   report        write one HTML page about a run: curves, sample grids over time, configuration
   classifier    train the domain classifier whose features 'evaluate' uses (train, test)
   evaluate      score a checkpoint: Frechet distance, KID, precision/recall, density/coverage
+  augment       synthetic labelled images from a conditional GAN, and whether they help a classifier
 
 Run 'swiftgan <command> --help' for a command's options.
 """
@@ -39,6 +40,7 @@ func runMain() -> Int32 {
         "train": TrainCommand.run, "sample": SampleCommand.run, "interpolate": InterpolateCommand.run, "bench": BenchCommand.run,
         "report": ReportCommand.run,
         "classifier": ClassifierCommand.run, "evaluate": EvaluateCommand.run,
+        "augment": AugmentCommand.run,
     ]
     guard let body = commands[command] else {
         FileHandle.standardError.write(Data("error: unknown command '\(command)' (commands: train, sample, interpolate, bench)\n".utf8))
