@@ -111,7 +111,7 @@ private func writeAtomically(_ buffer: UnsafeRawBufferPointer, to path: String) 
 ///
 /// A missing file is `fileNotFound`; anything else (a folder, no permission, an I/O error)
 /// is `unreadable` with the system's reason.
-func readFileBytes(_ path: String) throws -> [UInt8] {
+public func readFileBytes(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 {
         let code = errno

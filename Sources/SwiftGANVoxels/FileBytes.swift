@@ -5,43 +5,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads a whole file, mapping failures to `DataError` cases that name `path`.
-///
-/// A missing file is `fileNotFound`; a folder, a permission problem or an I/O error is `unreadable`.
+/// Reads a whole file with SwiftGANData's reader (missing file: `fileNotFound`; a folder, a device or an I/O error:
+/// `unreadable`), so voxel files get the same checks as every other file.
 func readVoxelFileBytes(_ path: String) throws -> [UInt8] {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw DataError.unreadable(path: path, reason: "is a directory")
-    }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 {
-        let code = errno
-        if code == ENOENT { throw DataError.fileNotFound(path: path) }
-        throw DataError.unreadable(path: path, reason: errorText(code))
-    }
-    defer { _ = close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { raw -> Int in
-            guard let base = raw.baseAddress else { return 0 }
-            return read(fd, base, raw.count)
-        }
-        if count < 0 {
-            let code = errno
-            if code == EINTR { continue }
-            throw DataError.unreadable(path: path, reason: errorText(code))
-        }
-        if count == 0 { break }
-        bytes.append(contentsOf: chunk[0..<count])
-    }
-    return bytes
-}
-
-/// The system's text for an error number.
-private func errorText(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "error \(code)" }
-    return String(cString: text)
+    try readFileBytes(path)
 }
 
 /// Little-endian byte output used by the binary writers.
