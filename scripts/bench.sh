@@ -27,6 +27,10 @@ python="${PYTHON:-python3}"
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
+        --rounds|--steps|--warmup|--threads|--width|--batch-size|--sizes)
+            if [ $# -lt 2 ] || [ -z "$2" ]; then echo "bench: option '$1' needs a value" >&2; exit 2; fi ;;
+    esac
+    case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --warmup) warmup="$2"; shift 2 ;;
