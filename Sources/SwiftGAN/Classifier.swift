@@ -174,46 +174,41 @@ public final class Classifier: Layer {
     /// Features of `images` (`count x C x H x W` values) in evaluation mode, in batches, without recording
     /// gradients: `count * featureSize` values, row-major.
     public func extractFeatures(_ images: [Float], count: Int, batchSize: Int = 256) -> [Float] {
-        let c = configuration
-        let size = c.imageChannels * c.imageSize * c.imageSize
-        precondition(images.count == count * size, "extractFeatures: \(images.count) values are not \(count) images of \(size)")
-        setTraining(false)
-        defer { setTraining(true) }
         var result: [Float] = []
-        result.reserveCapacity(count * c.featureSize)
-        GradientRecording.withoutRecording {
-            var start = 0
-            while start < count {
-                let end = min(count, start + batchSize)
-                let batch = Tensor(shape: [end - start, c.imageChannels, c.imageSize, c.imageSize],
-                                   scalars: Array(images[(start * size)..<(end * size)]))
-                result.append(contentsOf: features(batch).scalars)
-                start = end
-            }
+        result.reserveCapacity(count * configuration.featureSize)
+        forEachBatch(images, count: count, batchSize: batchSize, caller: "extractFeatures") { batch in
+            result.append(contentsOf: features(batch).scalars)
         }
         return result
     }
 
     /// The predicted class of each image (`count x C x H x W` values), in evaluation mode.
     public func predict(_ images: [Float], count: Int, batchSize: Int = 256) -> [Int] {
+        var result: [Int] = []
+        let classes = configuration.classCount
+        forEachBatch(images, count: count, batchSize: batchSize, caller: "predict") { batch in
+            let logits = self(batch).scalars
+            for i in 0..<batch.shape[0] { result.append(argmax(logits, row: i, width: classes)) }
+        }
+        return result
+    }
+
+    /// Runs `body` on consecutive batches of `images` in evaluation mode without recording gradients.
+    private func forEachBatch(_ images: [Float], count: Int, batchSize: Int, caller: String, _ body: (Tensor) -> Void) {
         let c = configuration
         let size = c.imageChannels * c.imageSize * c.imageSize
-        precondition(images.count == count * size, "predict: \(images.count) values are not \(count) images of \(size)")
+        precondition(images.count == count * size, "\(caller): \(images.count) values are not \(count) images of \(size)")
         setTraining(false)
         defer { setTraining(true) }
-        var result: [Int] = []
         GradientRecording.withoutRecording {
             var start = 0
             while start < count {
                 let end = min(count, start + batchSize)
-                let batch = Tensor(shape: [end - start, c.imageChannels, c.imageSize, c.imageSize],
-                                   scalars: Array(images[(start * size)..<(end * size)]))
-                let logits = self(batch).scalars
-                for i in 0..<(end - start) { result.append(argmax(logits, row: i, width: c.classCount)) }
+                body(Tensor(shape: [end - start, c.imageChannels, c.imageSize, c.imageSize],
+                            scalars: Array(images[(start * size)..<(end * size)])))
                 start = end
             }
         }
-        return result
     }
 
     /// The fraction of `dataset`'s images whose predicted class is their label.

@@ -139,18 +139,6 @@ final class ImageFolderTests: XCTestCase {
         try ImageFolder.decode(bytes, path: name, maxPixels: ImageConversion.defaultMaxPixels)
     }
 
-    private func dataError(_ body: () throws -> Void, line: UInt = #line) -> DataError? {
-        do {
-            try body()
-            XCTFail("expected an error", line: line)
-        } catch let error as DataError {
-            return error
-        } catch {
-            XCTFail("expected a DataError, got \(error)", line: line)
-        }
-        return nil
-    }
-
     // MARK: Scanning
 
     func testFlatFolderSkipsHiddenAndNonImageFilesAndReadsUnicodeNames() throws {

@@ -40,18 +40,6 @@ final class PackedDatasetTests: XCTestCase {
         return try PackedDataset(contents)
     }
 
-    private func dataError(_ body: () throws -> Void, line: UInt = #line) -> DataError? {
-        do {
-            try body()
-            XCTFail("expected an error", line: line)
-        } catch let error as DataError {
-            return error
-        } catch {
-            XCTFail("expected a DataError, got \(error)", line: line)
-        }
-        return nil
-    }
-
     private func littleEndian32(_ bytes: [UInt8], _ offset: Int) -> Int {
         Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
     }
