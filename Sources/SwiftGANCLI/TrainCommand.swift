@@ -48,11 +48,6 @@ enum TrainCommand {
                    "swiftgan train --data chairs-voxels32-idx4-ubyte.gz --out runs/chairs   # 3D shapes: a volumetric GAN",
                    "swiftgan train --out runs/digits --steps 8000 --resume   # continue a run"])
 
-    /// Options that change the model or its training; on resume they must agree with the checkpoint.
-    static let configurationOptions = ["data", "batch-size", "image-size", "latent-size", "width", "generator-width",
-                                       "discriminator-width", "learning-rate", "beta1", "seed", "conditional", "loss",
-                                       "spectral-norm", "channels"]
-
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") { print(help); return 0 }
         let options = try ParsedArguments(arguments, specs: specs, command: "train")
