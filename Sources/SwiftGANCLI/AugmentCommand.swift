@@ -88,7 +88,16 @@ enum AugmentCommand {
 
         // The generator's configuration, from the checkpoint or from the options.
         var checkpoint: Checkpoint?
-        if let path = options.string("checkpoint") { checkpoint = try Checkpoint.read(path) }
+        if let path = options.string("checkpoint") {
+            let read = try Checkpoint.read(path)
+            // Checked before any data is loaded, so the message is about the checkpoint the user gave.
+            guard read.configuration.spatialRank == 2, read.configuration.classCount != nil else {
+                let kind = (read.configuration.classCount == nil ? "an unconditional " : "a conditional ")
+                    + (read.configuration.spatialRank == 3 ? "volumetric (3D) GAN" : "GAN")
+                throw UsageError("--checkpoint: augment needs a class-conditional image GAN (train with --conditional); \(path) is \(kind)")
+            }
+            checkpoint = read
+        }
         let imageSize = try checkpoint?.configuration.imageSize ?? (options.int("image-size") ?? 32)
         guard [32, 64].contains(imageSize) else { throw UsageError("--image-size: must be 32 or 64, got \(imageSize)") }
         guard let dataSpec = options.string("data") ?? checkpoint?.configuration.dataset else {

@@ -46,6 +46,10 @@ enum EvaluateCommand {
         let gan = try checkpoint.makeGAN(path: checkpointPath)
         let data = options.string("data") ?? checkpoint.configuration.dataset
         if gan.configuration.spatialRank == 3 {
+            if options.has("classifier") || options.has("baselines") {
+                throw UsageError("evaluate: \(checkpointPath) is a 3D checkpoint, scored by MMD and coverage against real shapes; "
+                                 + "--classifier and --baselines apply to image checkpoints only")
+            }
             return try ShapeEvaluation.run(gan: gan, checkpoint: checkpoint, checkpointPath: checkpointPath, data: data,
                                            count: try options.int("count", range: 2...100_000) ?? 100,
                                            seed: settings.seed, out: options.string("out"))

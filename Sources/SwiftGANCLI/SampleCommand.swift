@@ -36,6 +36,9 @@ enum SampleCommand {
         let c = gan.configuration
         var count = requestedCount, columns = requestedColumns
         var labels: [Int]? = nil
+        if options.has("class") && options.has("per-class") {
+            throw UsageError("sample: give either --class K or --per-class N, not both")
+        }
         if let classes = c.classCount {
             if let perClass = try options.int("per-class", range: 1...1000) {
                 count = perClass * classes
