@@ -81,6 +81,11 @@ public struct Checkpoint {
         do {
             try gan.generator.load(stateDictionary: tensors(withPrefix: "generator."))
             try gan.discriminator.load(stateDictionary: tensors(withPrefix: "discriminator."))
+            if let average = gan.averagedGenerator {
+                let saved = tensors(withPrefix: "averagedGenerator.")
+                // A run that starts averaging on resume has no average yet: it starts from the trained weights.
+                if saved.isEmpty { gan.resetGeneratorAverage() } else { try average.load(stateDictionary: saved) }
+            }
         } catch let error as ModuleError {
             throw DataError.malformed(path: path, reason: error.description)
         }

@@ -138,13 +138,45 @@ public final class DCGANDiscriminator: Module {
 public final class DCGAN: Module {
     public let generator: DCGANGenerator
     public let discriminator: DCGANDiscriminator
+    /// The exponential moving average of the generator's weights (and batch-norm running statistics), when the
+    /// configuration asks for one (`generatorAverageDecay`); sampling uses it instead of `generator`.
+    public let averagedGenerator: DCGANGenerator?
     public let configuration: DCGANConfiguration
 
     public init(configuration: DCGANConfiguration) {
         var rng = SplitMix64(seed: configuration.seed)
         generator = DCGANGenerator(configuration: configuration, using: &rng)
         discriminator = DCGANDiscriminator(configuration: configuration, using: &rng)
+        if configuration.generatorAverageDecay != nil {
+            // The same seed as the generator's, so the average starts equal to it.
+            var averageRNG = SplitMix64(seed: configuration.seed)
+            averagedGenerator = DCGANGenerator(configuration: configuration, using: &averageRNG)
+        } else {
+            averagedGenerator = nil
+        }
         self.configuration = configuration
+    }
+
+    /// The generator that makes samples: the weight average when there is one, else the trained generator.
+    public var samplingGenerator: DCGANGenerator { averagedGenerator ?? generator }
+
+    /// Moves the averaged generator toward the trained one after training step `step` (1-based):
+    /// `average = d * average + (1 - d) * generator` with `d = min(decay, (1 + step) / (10 + step))`, so the first
+    /// steps' weights, which training soon leaves behind, are forgotten quickly.
+    public func updateGeneratorAverage(step: Int) {
+        guard let average = averagedGenerator, let decay = configuration.generatorAverageDecay else { return }
+        let d = min(decay, Float(1 + step) / Float(10 + step))
+        GradientRecording.withoutRecording {
+            for (a, live) in zip(average.namedParameters(), generator.namedParameters()) {
+                a.parameter.value = a.parameter.value.detached * d + live.parameter.value.detached * (1 - d)
+            }
+        }
+    }
+
+    /// Sets the averaged generator equal to the trained one (when averaging starts on a resumed run).
+    public func resetGeneratorAverage() {
+        guard let average = averagedGenerator else { return }
+        for (a, live) in zip(average.namedParameters(), generator.namedParameters()) { a.parameter.value = live.parameter.value.detached }
     }
 
     /// `count` latent vectors drawn from N(0, 1) with `seed`: the same seed always gives the same vectors.
@@ -159,8 +191,11 @@ public final class DCGAN: Module {
     /// Images for `latents` (of the classes `labels`, for a conditional GAN), with batch normalization in evaluation
     /// mode (running averages), so each image depends only on its own latent vector and class; computed in chunks of
     /// `batchSize` without recording gradients.
+    ///
+    /// Uses the averaged generator when the GAN keeps one (see `samplingGenerator`).
     public func generate(_ latents: Tensor, labels: [Int]? = nil, batchSize: Int = 64) -> Tensor {
         precondition(isConditional == (labels != nil), isConditional ? "generate: a conditional GAN needs labels" : "generate: this GAN takes no labels")
+        let generator = samplingGenerator
         generator.setTraining(false)
         defer { generator.setTraining(true) }
         return GradientRecording.withoutRecording {

@@ -42,13 +42,17 @@ public struct DCGANConfiguration: Codable, Equatable {
     /// For voxel grids: which axis (0 x, 1 y, 2 z) points up in renders. ModelNet's IDX grids stand on z,
     /// ShapeNet's `.binvox` files on y.
     public var upAxis: Int = 2
+    /// Keep an exponential moving average of the generator's weights with this decay (for example 0.999) and sample
+    /// from the average instead of the live generator (as in Karras et al. 2018 and Brock et al. 2019: the average
+    /// is smoother and steadier than the weights of any one step); nil samples from the live generator.
+    public var generatorAverageDecay: Float? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case imageSize, imageChannels, latentSize, generatorWidth, discriminatorWidth, batchSize, learningRate, beta1, beta2
         case seed, dataset, classCount, loss, spectralNormalization, spatialRank, discriminatorLearningRate
-        case discriminatorAccuracyLimit, upAxis
+        case discriminatorAccuracyLimit, upAxis, generatorAverageDecay
     }
 
     /// Reads a configuration; fields missing from older files keep their defaults.
@@ -73,6 +77,7 @@ public struct DCGANConfiguration: Codable, Equatable {
         discriminatorLearningRate = try c.decodeIfPresent(Float.self, forKey: .discriminatorLearningRate)
         discriminatorAccuracyLimit = try c.decodeIfPresent(Float.self, forKey: .discriminatorAccuracyLimit)
         upAxis = try c.decodeIfPresent(Int.self, forKey: .upAxis) ?? d.upAxis
+        generatorAverageDecay = try c.decodeIfPresent(Float.self, forKey: .generatorAverageDecay)
     }
 
     /// The shape of one generated sample: `[channels, size, size]` or `[channels, size, size, size]`.
@@ -96,6 +101,9 @@ public struct DCGANConfiguration: Codable, Equatable {
         if ![2, 3].contains(spatialRank) { return "spatial rank must be 2 (images) or 3 (voxel grids), got \(spatialRank)" }
         if let rate = discriminatorLearningRate, !(rate > 0) || !rate.isFinite { return "the discriminator learning rate must be positive" }
         if let limit = discriminatorAccuracyLimit, !(limit > 0 && limit <= 1) { return "the discriminator accuracy limit must be in (0, 1]" }
+        if let decay = generatorAverageDecay, !(decay > 0 && decay < 1) {
+            return "the generator average's decay (--generator-average) must be in (0, 1), got \(decay)"
+        }
         return nil
     }
 
@@ -108,7 +116,8 @@ public struct DCGANConfiguration: Codable, Equatable {
          ("classes", classCount.map { "\($0)" } ?? "none (unconditional)"), ("loss", loss.rawValue),
          ("spectral-norm", "\(spectralNormalization)"), ("spatial-rank", "\(spatialRank)"),
          ("discriminator-learning-rate", discriminatorLearningRate.map { "\($0)" } ?? "same"),
-         ("discriminator-accuracy-limit", discriminatorAccuracyLimit.map { "\($0)" } ?? "none")]
+         ("discriminator-accuracy-limit", discriminatorAccuracyLimit.map { "\($0)" } ?? "none"),
+         ("generator-average", generatorAverageDecay.map { "decay \($0)" } ?? "none")]
     }
 
     /// The fields where `other` differs, as `name: mine -> other` lines.

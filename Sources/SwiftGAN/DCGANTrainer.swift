@@ -115,6 +115,7 @@ public final class DCGANTrainer {
         }
         let gParameters = generatorOptimizer.parameters.map { $0.parameter.value }
         generatorOptimizer.update(gradients: gradient(of: generatorLoss, wrt: gParameters))
+        gan.updateGeneratorAverage(step: step + 1)
 
         let statistics = TrainingStatistics(step: step + 1, discriminatorLoss: discriminatorLoss.scalar,
                                             generatorLoss: generatorLoss.scalar,

@@ -64,11 +64,12 @@ extension DCGAN {
 
     /// Finds a latent vector whose generated shape reproduces `target`: Adam on z, minimizing the squared error
     /// between the generator's output and the target's occupancy mapped to [-1, 1], from the best of `starts`
-    /// random starting points. The generator runs in evaluation mode and is not changed.
+    /// random starting points. The sampling generator (`samplingGenerator`) runs in evaluation mode and is not changed.
     /// - Returns: the latent vector `[latentSize]`, the mean squared error it reaches, and the IoU of its shape with
     ///   the target.
     public func fitLatent(to target: VoxelGrid, steps: Int = 200, starts: Int = 4, learningRate: Float = 0.05,
                           seed: UInt64 = 7, labels: [Int]? = nil) -> (latent: [Float], error: Float, iou: Double) {
+        let generator = samplingGenerator
         precondition(configuration.spatialRank == 3 && target.size == configuration.imageSize,
                      "fitLatent: the target is \(target.size)^3 but the model makes \(configuration.imageSize)^\(configuration.spatialRank)")
         generator.setTraining(false)
@@ -83,7 +84,7 @@ extension DCGAN {
                 let error = (generator(z.value, labels: labels) - goal).squared().mean()
                 optimizer.update(gradients: gradient(of: error, wrt: [z.value]))
             }
-            let loss = meanSquaredError(z.value.detached, goal, labels: labels)
+            let loss = DCGAN.squaredError(generator, z.value.detached, goal, labels: labels)
             if loss < best.loss { best = (z.value.scalars, loss) }
         }
         let shape = DCGAN.voxelGrids(from: generate(Tensor(shape: [1, configuration.latentSize], scalars: best.latent), labels: labels))[0]
@@ -92,6 +93,13 @@ extension DCGAN {
 
     /// The mean squared error between the shape generated from `latent` (evaluation mode) and `goal` in [-1, 1].
     public func meanSquaredError(_ latent: Tensor, _ goal: Tensor, labels: [Int]? = nil) -> Float {
+        let generator = samplingGenerator
+        generator.setTraining(false)
+        defer { generator.setTraining(true) }
+        return DCGAN.squaredError(generator, latent, goal, labels: labels)
+    }
+
+    static func squaredError(_ generator: DCGANGenerator, _ latent: Tensor, _ goal: Tensor, labels: [Int]?) -> Float {
         GradientRecording.withoutRecording { (generator(latent, labels: labels) - goal).squared().mean().scalar }
     }
 }

@@ -36,6 +36,8 @@ enum TrainCommand {
         OptionSpec("discriminator-learning-rate", "X", "the discriminator's own learning rate", default: "--learning-rate"),
         OptionSpec("discriminator-accuracy-limit", "X", "skip the discriminator's update when it classifies more than this fraction of a batch correctly",
                    default: "none; 0.8 for shapes"),
+        OptionSpec("generator-average", "DECAY", "keep an exponential moving average of the generator's weights with this decay (e.g. 0.999) and sample from it; may be switched on when resuming",
+                   default: "none"),
         OptionSpec("up-axis", "x|y|z", "shapes: the axis that points up in renders", default: "y for .binvox, z otherwise"),
         OptionSpec("resume", nil, "continue from the run folder's checkpoint"),
     ]
@@ -68,9 +70,14 @@ enum TrainCommand {
         let trainer: DCGANTrainer
         if options.has("resume") {
             guard hasCheckpoint else { throw UsageError("--resume: there is no checkpoint at \(run.checkpoint)") }
-            let checkpoint = try Checkpoint.read(run.checkpoint)
             // Options not given keep the checkpoint's values; options given must agree with it.
+            var checkpoint = try Checkpoint.read(run.checkpoint)
             let merged = try configuration(from: options, base: checkpoint.configuration)
+            let startsAverage = checkpoint.configuration.generatorAverageDecay == nil && merged.generatorAverageDecay != nil
+            if startsAverage {
+                // Averaging may start on a resumed run: the average starts from the trained weights.
+                checkpoint.configuration.generatorAverageDecay = merged.generatorAverageDecay
+            }
             var differences = checkpoint.configuration.differences(from: merged)
             if options.has("conditional") && checkpoint.configuration.classCount == nil {
                 differences.append("classes: none (checkpoint) vs conditional (requested)")
@@ -82,7 +89,8 @@ enum TrainCommand {
             let dataset: any TrainingSet = saved.spatialRank == 3 ? try loadVoxels(saved)
                 : try loadDataset(saved, channels: saved.imageChannels, options: options)
             trainer = try DCGANTrainer.resuming(from: checkpoint, path: run.checkpoint, dataset: dataset)
-            print("resuming \(run.checkpoint) at step \(checkpoint.step)")
+            print("resuming \(run.checkpoint) at step \(checkpoint.step)"
+                  + (startsAverage ? "; the generator average starts here from the trained weights" : ""))
         } else {
             if hasCheckpoint {
                 throw UsageError("\(run.checkpoint) already exists: add --resume to continue that run, or choose another --out")
@@ -164,6 +172,7 @@ enum TrainCommand {
         if options.has("spectral-norm") { c.spectralNormalization = true }
         if let rate = try options.float("discriminator-learning-rate", positive: true) { c.discriminatorLearningRate = rate }
         if let limit = try options.float("discriminator-accuracy-limit", positive: true) { c.discriminatorAccuracyLimit = limit }
+        if let decay = try options.float("generator-average", positive: true) { c.generatorAverageDecay = decay }
         if let problem = c.problem { throw UsageError(problem) }
         return c
     }

@@ -111,9 +111,16 @@ final class CommandLineTests: XCTestCase {
         try assertError(["train", "--steps", "3"] + common, contains: "add --resume")
         try assertError(["train", "--steps", "4", "--resume", "--out", "run", "--width", "8"], contains: "generator-width: 4 (checkpoint) vs 8 (requested)")
 
-        let resumed = try swiftgan(["train", "--steps", "4", "--resume"] + common)
+        try assertError(["train", "--steps", "4", "--resume", "--out", "run", "--generator-average", "1"],
+                        contains: "--generator-average) must be in (0, 1)")
+        // The weight average may be switched on when resuming; it is kept in the checkpoint from then on.
+        let resumed = try swiftgan(["train", "--steps", "4", "--resume", "--generator-average", "0.9"] + common)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stdout.contains("resuming") && resumed.stdout.contains("step 4/4"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("generator average starts here"), resumed.stdout)
+        let saved = try SafeTensorsFile.read(work + "/run/checkpoint.safetensors")
+        XCTAssertNotNil(saved.tensors["averagedGenerator.output.weight"])
+        XCTAssertTrue(saved.metadata["configuration"]?.contains("\"generatorAverageDecay\":0.9") ?? false)
 
         let checkpoint = "run/checkpoint.safetensors"
         let sample = try swiftgan(["sample", "--checkpoint", checkpoint, "--count", "6", "--seed", "5", "--columns", "3", "--out", "s", "--individual"])
