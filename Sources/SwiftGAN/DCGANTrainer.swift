@@ -23,7 +23,8 @@ public struct NonFiniteLossError: Error, CustomStringConvertible {
     public let value: Float
     public var description: String {
         "the \(term) became \(value.isNaN ? "NaN" : "\(value)") at step \(step); stopping without applying that step "
-            + "(a checkpoint saved earlier is left as it was); a lower --learning-rate may help"
+            + "(a checkpoint saved earlier is left as it was); a lower --learning-rate, or --nan-retries N to roll back "
+            + "and halve it automatically, may help"
     }
 }
 

@@ -68,7 +68,8 @@ public struct TrainingSchedule {
 
 /// Runs the training loop with progress, sample grids, logs and checkpoints.
 public final class TrainingSession {
-    public let trainer: DCGANTrainer
+    /// The trainer; replaced by a fresh one when the session rolls back after a divergence.
+    public private(set) var trainer: DCGANTrainer
     public let directory: RunDirectory
     public let schedule: TrainingSchedule
     /// Checked after every step; when it returns true the session saves a checkpoint and returns.
@@ -79,6 +80,12 @@ public final class TrainingSession {
     public let fixedLatents: Tensor
     /// A quality measure computed every so often during training; the best checkpoint by it is kept.
     public var evaluation: PeriodicEvaluation?
+    /// How many times a run whose loss becomes NaN or infinite may go back to its last checkpoint with halved
+    /// learning rates and continue (0: stop with `NonFiniteLossError`). With retries, a checkpoint is saved before the
+    /// first step when there is none, so there is always a state to go back to.
+    public var nanRetries = 0
+    /// Rollbacks made in this session.
+    public private(set) var rollbacks = 0
     /// The event file of the current `run()`, nil outside it.
     private var tensorBoard: TensorBoardWriter?
 
@@ -118,8 +125,15 @@ public final class TrainingSession {
         report("training \(shapeText) \(kind) on \(c.dataset) (\(trainer.dataset.count) \(c.spatialRank == 3 ? "shapes" : "images")), "
                + "steps \(startStep + 1)-\(schedule.steps), batch \(c.batchSize), "
                + "\(trainer.gan.generator.trainableScalarCount + trainer.gan.discriminator.trainableScalarCount) parameters, output \(directory.path)")
+        if nanRetries > 0 && !FileManager.default.fileExists(atPath: directory.checkpoint) { try saveCheckpoint() }
         while trainer.step < schedule.steps {
-            let stats = try trainer.trainStep()
+            let stats: TrainingStatistics
+            do {
+                stats = try trainer.trainStep()
+            } catch let divergence as NonFiniteLossError where rollbacks < nanRetries {
+                try rollBack(after: divergence)
+                continue
+            }
             imagesSinceLog += c.batchSize
             let step = trainer.step
             if step % schedule.logEvery == 0 || step == schedule.steps || step == startStep + 1 {
@@ -170,6 +184,25 @@ public final class TrainingSession {
             note = String(format: "  best %.4g", best)
         }
         report(String(format: "step %d  %@ %.4g (%.1f s)%@", step, evaluation.name, value, Date().timeIntervalSince(started), note))
+    }
+
+    /// Goes back to the run's checkpoint with both learning rates halved, and saves that state at once so a later
+    /// `--resume` continues with the lowered rates.
+    func rollBack(after divergence: NonFiniteLossError) throws {
+        var checkpoint = try Checkpoint.read(directory.checkpoint)
+        checkpoint.configuration.learningRate /= 2
+        checkpoint.configuration.discriminatorLearningRate = checkpoint.configuration.discriminatorLearningRate.map { $0 / 2 }
+        trainer = try DCGANTrainer.resuming(from: checkpoint, path: directory.checkpoint, dataset: trainer.dataset)
+        rollbacks += 1
+        try saveCheckpoint()
+        try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
+        let c = trainer.gan.configuration
+        let rates = c.discriminatorLearningRate.map { "\(c.learningRate) (discriminator \($0))" } ?? "\(c.learningRate)"
+        let value = divergence.value.isNaN ? "NaN" : "\(divergence.value)"
+        report("the \(divergence.term) became \(value) at step \(divergence.step); rolled back to step \(checkpoint.step) and "
+               + "halved the learning rate to \(rates) (retry \(rollbacks) of \(nanRetries))")
+        try appendLine(String(format: "{\"step\":%d,\"rollback_to\":%d,\"learning_rate\":%.6g,\"time\":%.3f}\n", divergence.step,
+                              checkpoint.step, c.learningRate, Date().timeIntervalSince1970))
     }
 
     public func saveCheckpoint() throws {

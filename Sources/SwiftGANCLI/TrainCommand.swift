@@ -39,6 +39,8 @@ enum TrainCommand {
         OptionSpec("generator-average", "DECAY", "keep an exponential moving average of the generator's weights with this decay (e.g. 0.999) and sample from it; may be switched on when resuming",
                    default: "none"),
         OptionSpec("up-axis", "x|y|z", "shapes: the axis that points up in renders", default: "y for .binvox, z otherwise"),
+        OptionSpec("nan-retries", "N", "when a loss becomes NaN or infinite, go back to the last checkpoint with halved learning rates and continue, up to N times",
+                   default: "0: stop with a message"),
         OptionSpec("resume", nil, "continue from the run folder's checkpoint"),
     ]
 
@@ -120,6 +122,7 @@ enum TrainCommand {
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         session.shouldStop = { stopRequested != 0 }
+        session.nanRetries = try options.int("nan-retries", range: 0...100) ?? 0
         if let classifierPath = options.string("classifier") {
             session.evaluation = try periodicEvaluation(classifierPath: classifierPath, trainer: trainer, options: options)
         } else if options.has("evaluate-every") || options.has("evaluate-count") {

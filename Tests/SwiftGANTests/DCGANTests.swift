@@ -248,3 +248,93 @@ final class InterpolationTests: XCTestCase {
         }
     }
 }
+
+/// Images whose batches turn into NaN on chosen `gather` calls, to make a training run diverge on purpose.
+final class PoisonedTrainingSet: TrainingSet {
+    let base: ImageDataset
+    var poisonedCalls: Set<Int>
+    private(set) var calls = 0
+    init(_ base: ImageDataset, poisonedCalls: Set<Int>) {
+        self.base = base
+        self.poisonedCalls = poisonedCalls
+    }
+    var count: Int { base.count }
+    var sampleShape: [Int] { base.sampleShape }
+    var labels: [Int]? { base.labels }
+    func validateBatchSize(_ size: Int) throws { try base.validateBatchSize(size) }
+    func batch(atStep step: Int, size: Int, seed: UInt64) throws -> [Int] { try base.batch(atStep: step, size: size, seed: seed) }
+    func gather(_ indices: [Int]) -> (pixels: [Float], labels: [Int]?) {
+        calls += 1
+        var batch = base.gather(indices)
+        if poisonedCalls.contains(calls) { batch.pixels[0] = .nan }
+        return batch
+    }
+}
+
+final class DivergenceTests: XCTestCase {
+    func session(_ dir: String, poisonedCalls: Set<Int>, retries: Int) throws -> (TrainingSession, PoisonedTrainingSet) {
+        var rng = SplitMix64(seed: 3)
+        let pixels = Tensor.randomUniform(shape: [32 * 32 * 32], lowerBound: -1, upperBound: 1, using: &rng).scalars
+        let data = PoisonedTrainingSet(try ImageDataset(images: pixels, labels: nil, channels: 1, height: 32, width: 32),
+                                       poisonedCalls: poisonedCalls)
+        var c = smallConfiguration()
+        c.discriminatorLearningRate = 4e-4
+        let trainer = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: data)
+        var schedule = TrainingSchedule()
+        schedule.steps = 6
+        schedule.sampleEvery = 100
+        schedule.checkpointEvery = 2
+        schedule.logEvery = 100
+        let session = TrainingSession(trainer: trainer, run: RunDirectory(dir), schedule: schedule)
+        session.nanRetries = retries
+        return (session, data)
+    }
+
+    /// Without retries a NaN stops the run with the term and the step; the last checkpoint stays as it was.
+    func testNaNStopsWithoutRetries() throws {
+        let dir = temporaryDirectory("nan-stop")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (session, _) = try session(dir, poisonedCalls: [5], retries: 0)
+        session.report = { _ in }
+        XCTAssertThrowsError(try session.run()) { error in
+            XCTAssertTrue("\(error)".contains("discriminator loss became NaN at step 5"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--nan-retries"), "\(error)")
+        }
+        XCTAssertEqual(try Checkpoint.read(dir + "/checkpoint.safetensors").step, 4)
+    }
+
+    /// With retries the run goes back to its checkpoint, halves both learning rates, and finishes.
+    func testNaNRollsBackHalvesTheLearningRatesAndFinishes() throws {
+        let dir = temporaryDirectory("nan-rollback")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (session, data) = try session(dir, poisonedCalls: [5], retries: 2)
+        var lines: [String] = []
+        session.report = { lines.append($0) }
+        XCTAssertEqual(try session.run(), .finished)
+        XCTAssertEqual(session.rollbacks, 1)
+        XCTAssertEqual(session.trainer.step, 6)
+        XCTAssertEqual(data.calls, 7, "steps 1-5, then 5 and 6 again")
+        XCTAssertEqual(session.trainer.gan.configuration.learningRate, 1e-4, accuracy: 1e-9)
+        XCTAssertEqual(session.trainer.gan.configuration.discriminatorLearningRate ?? 0, 2e-4, accuracy: 1e-9)
+        XCTAssertEqual(session.trainer.generatorOptimizer.learningRate, 1e-4, accuracy: 1e-9)
+        XCTAssertTrue(lines.contains { $0.contains("became NaN at step 5; rolled back to step 4") && $0.contains("retry 1 of 2") }, "\(lines)")
+        // The saved state carries the lowered rate, so --resume continues with it.
+        XCTAssertEqual(try Checkpoint.read(dir + "/checkpoint.safetensors").configuration.learningRate, 1e-4, accuracy: 1e-9)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).contains("\"rollback_to\":4"))
+        XCTAssertTrue(session.trainer.gan.stateDictionary().values.allSatisfy { $0.scalars.allSatisfy { $0.isFinite } })
+    }
+
+    /// A divergence that keeps coming back uses up the retries and then stops; before the first checkpoint the run
+    /// goes back to its starting state.
+    func testRetriesRunOutAndEarlyDivergenceGoesBackToTheStart() throws {
+        let dir = temporaryDirectory("nan-exhausted")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (session, _) = try session(dir, poisonedCalls: [1, 2, 3], retries: 2)
+        var lines: [String] = []
+        session.report = { lines.append($0) }
+        XCTAssertThrowsError(try session.run()) { error in XCTAssertTrue("\(error)".contains("at step 1"), "\(error)") }
+        XCTAssertEqual(session.rollbacks, 2)
+        XCTAssertTrue(lines.contains { $0.contains("rolled back to step 0") && $0.contains("retry 2 of 2") }, "\(lines)")
+        XCTAssertEqual(try Checkpoint.read(dir + "/checkpoint.safetensors").configuration.learningRate, 5e-5, accuracy: 1e-9)
+    }
+}
