@@ -46,13 +46,18 @@ public struct DCGANConfiguration: Codable, Equatable {
     /// from the average instead of the live generator (as in Karras et al. 2018 and Brock et al. 2019: the average
     /// is smoother and steadier than the weights of any one step); nil samples from the live generator.
     public var generatorAverageDecay: Float? = nil
+    /// How images of another shape in a folder were fitted to the square (`center`, `pad` or `stretch`; see
+    /// `CropPolicy`), kept so a resumed run reads its folder the same way.
+    public var crop: String = "center"
+    /// The names of a conditional GAN's classes, by label (the class subfolders of an image folder), or nil.
+    public var classNames: [String]? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case imageSize, imageChannels, latentSize, generatorWidth, discriminatorWidth, batchSize, learningRate, beta1, beta2
         case seed, dataset, classCount, loss, spectralNormalization, spatialRank, discriminatorLearningRate
-        case discriminatorAccuracyLimit, upAxis, generatorAverageDecay
+        case discriminatorAccuracyLimit, upAxis, generatorAverageDecay, crop, classNames
     }
 
     /// Reads a configuration; fields missing from older files keep their defaults.
@@ -78,6 +83,8 @@ public struct DCGANConfiguration: Codable, Equatable {
         discriminatorAccuracyLimit = try c.decodeIfPresent(Float.self, forKey: .discriminatorAccuracyLimit)
         upAxis = try c.decodeIfPresent(Int.self, forKey: .upAxis) ?? d.upAxis
         generatorAverageDecay = try c.decodeIfPresent(Float.self, forKey: .generatorAverageDecay)
+        crop = try c.decodeIfPresent(String.self, forKey: .crop) ?? d.crop
+        classNames = try c.decodeIfPresent([String].self, forKey: .classNames)
     }
 
     /// The shape of one generated sample: `[channels, size, size]` or `[channels, size, size, size]`.
@@ -101,6 +108,8 @@ public struct DCGANConfiguration: Codable, Equatable {
         if ![2, 3].contains(spatialRank) { return "spatial rank must be 2 (images) or 3 (voxel grids), got \(spatialRank)" }
         if let rate = discriminatorLearningRate, !(rate > 0) || !rate.isFinite { return "the discriminator learning rate must be positive" }
         if let limit = discriminatorAccuracyLimit, !(limit > 0 && limit <= 1) { return "the discriminator accuracy limit must be in (0, 1]" }
+        if !["center", "pad", "stretch"].contains(crop) { return "crop (--crop) must be center, pad or stretch, got '\(crop)'" }
+        if let names = classNames, names.count != classCount { return "\(names.count) class names for \(classCount ?? 0) classes" }
         if let decay = generatorAverageDecay, !(decay > 0 && decay < 1) {
             return "the generator average's decay (--generator-average) must be in (0, 1), got \(decay)"
         }
@@ -117,7 +126,8 @@ public struct DCGANConfiguration: Codable, Equatable {
          ("spectral-norm", "\(spectralNormalization)"), ("spatial-rank", "\(spatialRank)"),
          ("discriminator-learning-rate", discriminatorLearningRate.map { "\($0)" } ?? "same"),
          ("discriminator-accuracy-limit", discriminatorAccuracyLimit.map { "\($0)" } ?? "none"),
-         ("generator-average", generatorAverageDecay.map { "decay \($0)" } ?? "none")]
+         ("generator-average", generatorAverageDecay.map { "decay \($0)" } ?? "none"), ("crop", crop),
+         ("class-names", classNames?.joined(separator: ", ") ?? "none")]
     }
 
     /// The fields where `other` differs, as `name: mine -> other` lines.

@@ -11,6 +11,7 @@ import SwiftGANNN
 /// RUN/samples/latest.png        the newest grid
 /// RUN/log.jsonl                 one JSON object per logged step: losses, D(x), D(G(z)), images/s
 /// RUN/configuration.json        the configuration, readable
+/// RUN/classes.json              a conditional GAN's class map: label number and class name (class subfolders)
 /// RUN/tensorboard/              TensorBoard event files: the log's scalars and the sample grids
 /// ```
 public struct RunDirectory {
@@ -22,6 +23,7 @@ public struct RunDirectory {
     public var samples: String { path + "/samples" }
     public var log: String { path + "/log.jsonl" }
     public var configuration: String { path + "/configuration.json" }
+    public var classMap: String { path + "/classes.json" }
     /// The folder of TensorBoard event files (`tensorboard --logdir RUN/tensorboard`).
     public var tensorboard: String { path + "/tensorboard" }
     public func sample(step: Int) -> String { samples + "/" + String(format: "step-%06d.png", step) }
@@ -107,6 +109,12 @@ public final class TrainingSession {
         try directory.create()
         try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
         let c = trainer.gan.configuration
+        if let names = c.classNames {
+            let entries = names.enumerated().map { ["label": "\($0.offset)", "name": $0.element] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeAtomically(try encoder.encode(entries), to: directory.classMap)
+        }
         let startStep = trainer.step
         let start = Date()
         var lastLog = start
@@ -197,6 +205,12 @@ public final class TrainingSession {
         try saveCheckpoint()
         try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
         let c = trainer.gan.configuration
+        if let names = c.classNames {
+            let entries = names.enumerated().map { ["label": "\($0.offset)", "name": $0.element] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeAtomically(try encoder.encode(entries), to: directory.classMap)
+        }
         let rates = c.discriminatorLearningRate.map { "\(c.learningRate) (discriminator \($0))" } ?? "\(c.learningRate)"
         let value = divergence.value.isNaN ? "NaN" : "\(divergence.value)"
         report("the \(divergence.term) became \(value) at step \(divergence.step); rolled back to step \(checkpoint.step) and "

@@ -11,7 +11,7 @@ enum SampleCommand {
         OptionSpec("seed", "N", "seed of the latent vectors; the same seed gives the same images", default: "0"),
         OptionSpec("columns", "N", "images per row of the grid", default: "8"),
         OptionSpec("out", "DIR", "output folder", default: "samples"),
-        OptionSpec("class", "K", "for a conditional GAN: draw only class K (0-based)"),
+        OptionSpec("class", "K|NAME", "for a conditional GAN: draw only class K (0-based), or the class of that name (class subfolders)"),
         OptionSpec("per-class", "N", "for a conditional GAN: a grid with one row of N images per class"),
         OptionSpec("individual", nil, "also write each image as its own PNG (each shape as an OBJ mesh, for 3D models)"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
@@ -44,8 +44,16 @@ enum SampleCommand {
                 count = perClass * classes
                 columns = perClass
                 labels = (0..<classes).flatMap { [Int](repeating: $0, count: perClass) }
-            } else if let k = try options.int("class", range: 0...Int.max) {
-                guard k < classes else { throw UsageError("--class: \(k) is out of range; the model has classes 0 to \(classes - 1)") }
+            } else if let text = options.string("class") {
+                let k: Int
+                if let names = c.classNames, let index = names.firstIndex(of: text) {
+                    k = index
+                } else if let number = Int(text), (0..<classes).contains(number) {
+                    k = number
+                } else {
+                    let named = c.classNames.map { " or one of " + $0.joined(separator: ", ") } ?? ""
+                    throw UsageError("--class: '\(text)' is not a class of \(path); give 0 to \(classes - 1)\(named)")
+                }
                 labels = [Int](repeating: k, count: count)
             } else {
                 labels = gan.randomLabels(count: count, seed: seed &+ 1)

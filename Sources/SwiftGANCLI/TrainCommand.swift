@@ -114,6 +114,7 @@ enum TrainCommand {
                 }
                 guard classes >= 2 else { throw UsageError("--conditional: the dataset \(requested.dataset) has only one class") }
                 chosen.classCount = classes
+                if let names = (dataset as? ImageDataset)?.classNames, names.count == classes { chosen.classNames = names }
             }
             trainer = try DCGANTrainer(gan: DCGAN(configuration: chosen), dataset: dataset)
         }
@@ -173,6 +174,10 @@ enum TrainCommand {
             c.loss = loss
         }
         if options.has("spectral-norm") { c.spectralNormalization = true }
+        if let text = options.string("crop") {
+            guard CropPolicy(rawValue: text) != nil else { throw UsageError("--crop: '\(text)' is not one of center, pad, stretch") }
+            c.crop = text
+        }
         if let rate = try options.float("discriminator-learning-rate", positive: true) { c.discriminatorLearningRate = rate }
         if let limit = try options.float("discriminator-accuracy-limit", positive: true) { c.discriminatorAccuracyLimit = limit }
         if let decay = try options.float("generator-average", positive: true) { c.generatorAverageDecay = decay }
@@ -214,12 +219,8 @@ enum TrainCommand {
 
     static func loadDataset(_ c: DCGANConfiguration, channels: Int?, options: ParsedArguments) throws -> ImageDataset {
         let started = Date()
-        let crop = try options.string("crop").map { text -> CropPolicy in
-            guard let policy = CropPolicy(rawValue: text) else { throw UsageError("--crop: '\(text)' is not one of center, pad, stretch") }
-            return policy
-        }
         let dataset = try ImageDataset.load(c.dataset, targetSize: c.imageSize, sizePolicy: c.imageSize == 32 ? .pad : .resize,
-                                            channels: channels, crop: crop ?? .center, skipUnreadable: options.has("skip-unreadable"),
+                                            channels: channels, crop: CropPolicy(rawValue: c.crop) ?? .center, skipUnreadable: options.has("skip-unreadable"),
                                             warn: { print("warning: \($0)") })
         print(String(format: "loaded %d images (%dx%dx%d) from %@ in %.1f s", dataset.count, dataset.channels, dataset.height,
                      dataset.width, c.dataset, Date().timeIntervalSince(started)))

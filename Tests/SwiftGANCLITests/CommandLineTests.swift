@@ -141,4 +141,38 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/i/interpolation-\(mode).gif"))
         }
     }
+
+    /// A folder of class subfolders trained conditionally: the class map is saved, `sample --class` takes names, the
+    /// crop policy is kept for resuming.
+    func testClassSubfoldersGiveANamedClassMap() throws {
+        for (k, name) in ["boots", "shirts"].enumerated() {
+            try FileManager.default.createDirectory(atPath: work + "/photos/\(name)", withIntermediateDirectories: true)
+            for i in 0..<8 {
+                let image = RasterImage(width: 40, height: 30, channels: 1, filledWith: UInt8(40 + 120 * k + i))
+                try ImageIO.writePNG(image, to: work + "/photos/\(name)/\(i).png")
+            }
+        }
+        let common = ["--data", "photos", "--out", "run", "--width", "4", "--batch-size", "8", "--log-every", "1",
+                      "--threads", "1", "--conditional", "--crop", "pad"]
+        let trained = try swiftgan(["train", "--steps", "2"] + common)
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/run/classes.json"))) as? [[String: String]]
+        XCTAssertEqual(map ?? [], [["label": "0", "name": "boots"], ["label": "1", "name": "shirts"]])
+        let configuration = try String(contentsOfFile: work + "/run/configuration.json", encoding: .utf8)
+        XCTAssertTrue(configuration.contains("\"crop\":\"pad\""), configuration)
+
+        try assertError(["train", "--steps", "3", "--resume", "--out", "run", "--crop", "stretch"],
+                            contains: "crop: pad (checkpoint) vs stretch (requested)")
+        let resumed = try swiftgan(["train", "--steps", "3", "--resume", "--out", "run", "--threads", "1"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+
+        let checkpoint = "run/checkpoint.safetensors"
+        let byName = try swiftgan(["sample", "--checkpoint", checkpoint, "--class", "shirts", "--count", "4", "--out", "a"])
+        XCTAssertEqual(byName.status, 0, byName.stderr)
+        _ = try swiftgan(["sample", "--checkpoint", checkpoint, "--class", "1", "--count", "4", "--out", "b"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: work + "/a/samples-seed0.png")),
+                       try Data(contentsOf: URL(fileURLWithPath: work + "/b/samples-seed0.png")))
+        try assertError(["sample", "--checkpoint", checkpoint, "--class", "hats"], contains: "give 0 to 1 or one of boots, shirts")
+        try assertError(["sample", "--checkpoint", checkpoint, "--class", "2"], contains: "'2' is not a class")
+    }
 }
