@@ -525,7 +525,7 @@ public enum ImageFolder {
             try checkPixelLimit(width: Int(width), height: Int(height), maxPixels: maxPixels, path: path)
             let sixteen = stbi_is_16_bit_from_memory(base, length) != 0
             width = 0; height = 0; channels = 0
-            let samples: DecodedImage.Samples
+            var samples: DecodedImage.Samples
             if sixteen {
                 guard let decoded = stbi_load_16_from_memory(base, length, &width, &height, &channels, 0) else {
                     throw stbFailure(path: path, format: format)
@@ -547,6 +547,20 @@ public enum ImageFolder {
                 try checkDecoded(width, height, channels, path: path)
                 let count = Int(width) * Int(height) * Int(channels)
                 samples = .eight([UInt8](UnsafeBufferPointer(start: decoded, count: count)))
+            }
+            // Phone and camera JPEGs: turn the pixels upright as the EXIF orientation says.
+            if format == "JPEG", let orientation = EXIFOrientation.read(jpeg: bytes), orientation != 1 {
+                let (w, h, c) = (Int(width), Int(height), Int(channels))
+                switch samples {
+                case .eight(let values):
+                    let turned = EXIFOrientation.apply(orientation, to: values, width: w, height: h, channels: c)
+                    samples = .eight(turned.samples)
+                    (width, height) = (Int32(turned.width), Int32(turned.height))
+                case .sixteen(let values):
+                    let turned = EXIFOrientation.apply(orientation, to: values, width: w, height: h, channels: c)
+                    samples = .sixteen(turned.samples)
+                    (width, height) = (Int32(turned.width), Int32(turned.height))
+                }
             }
             let maxValue = header.pnmMaxValue ?? (sixteen ? 65535 : 255)
             let bitDepth = header.bitDepth ?? (sixteen ? 16 : 8)

@@ -93,7 +93,10 @@ public enum ImageIO {
         }
         let count = Int(width) * Int(height) * Int(channels)
         let pixels = [UInt8](UnsafeBufferPointer(start: decoded, count: count))
-        return RasterImage(width: Int(width), height: Int(height), channels: Int(channels), pixels: pixels)
+        // A JPEG's EXIF orientation turns the picture upright (nil for other formats).
+        let orientation = EXIFOrientation.read(jpeg: bytes) ?? 1
+        let upright = EXIFOrientation.apply(orientation, to: pixels, width: Int(width), height: Int(height), channels: Int(channels))
+        return RasterImage(width: upright.width, height: upright.height, channels: Int(channels), pixels: upright.samples)
     }
 
     /// Decodes every frame of a GIF held in memory (used by tests to check `GIFEncoder`).

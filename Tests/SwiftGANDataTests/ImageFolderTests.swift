@@ -519,3 +519,79 @@ final class ImageFolderTests: XCTestCase {
         XCTAssertEqual(try DatasetLocator.locate(root), .idx(images: path, labels: nil))
     }
 }
+
+final class EXIFOrientationTests: XCTestCase {
+    /// A JPEG with an EXIF block (APP1) holding only the orientation tag, inserted after the start-of-image marker.
+    static func withOrientation(_ jpeg: [UInt8], _ value: UInt16, littleEndian: Bool) -> [UInt8] {
+        func u16(_ v: UInt16) -> [UInt8] { littleEndian ? [UInt8(v & 0xFF), UInt8(v >> 8)] : [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        func u32(_ v: UInt32) -> [UInt8] { littleEndian ? u16(UInt16(v & 0xFFFF)) + u16(UInt16(v >> 16)) : u16(UInt16(v >> 16)) + u16(UInt16(v & 0xFFFF)) }
+        // TIFF header, one directory with two entries (a width tag first, then the orientation), no next directory.
+        var tiff: [UInt8] = (littleEndian ? [0x49, 0x49] : [0x4D, 0x4D]) + u16(42) + u32(8)
+        tiff += u16(2)
+        tiff += u16(0x0100) + u16(4) + u32(1) + u32(640)
+        tiff += u16(0x0112) + u16(3) + u32(1) + u16(value) + u16(0)
+        tiff += u32(0)
+        let body: [UInt8] = Array("Exif".utf8) + [0, 0] + tiff
+        let length = body.count + 2
+        return [0xFF, 0xD8, 0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + body + Array(jpeg.dropFirst(2))
+    }
+
+    /// Each orientation against a hand-worked 3x2 example (pixels numbered row by row as stored).
+    func testEveryOrientationTurnsAStoredImageUpright() {
+        let stored = [1, 2, 3,
+                      4, 5, 6]
+        let expected: [Int: (w: Int, h: Int, pixels: [Int])] = [
+            1: (3, 2, [1, 2, 3, 4, 5, 6]),
+            2: (3, 2, [3, 2, 1, 6, 5, 4]),
+            3: (3, 2, [6, 5, 4, 3, 2, 1]),
+            4: (3, 2, [4, 5, 6, 1, 2, 3]),
+            5: (2, 3, [1, 4, 2, 5, 3, 6]),
+            6: (2, 3, [4, 1, 5, 2, 6, 3]),
+            7: (2, 3, [6, 3, 5, 2, 4, 1]),
+            8: (2, 3, [3, 6, 2, 5, 1, 4]),
+        ]
+        for (orientation, want) in expected {
+            let got = EXIFOrientation.apply(orientation, to: stored, width: 3, height: 2, channels: 1)
+            XCTAssertEqual(got.width, want.w, "\(orientation)")
+            XCTAssertEqual(got.height, want.h, "\(orientation)")
+            XCTAssertEqual(got.samples, want.pixels, "\(orientation)")
+        }
+        // Channels move together.
+        let rgb = EXIFOrientation.apply(6, to: [1, 1, 1, 2, 2, 2], width: 2, height: 1, channels: 3)
+        XCTAssertEqual(rgb.samples, [1, 1, 1, 2, 2, 2])
+        XCTAssertEqual(rgb.width, 1)
+    }
+
+    /// A photo stored sideways with orientation 6 (left half dark) decodes upright (top half dark), in both byte
+    /// orders, in a folder and through ImageIO; damaged or missing EXIF leaves the picture as stored.
+    func testJPEGOrientationIsAppliedWhenDecoding() throws {
+        var pixels: [UInt8] = []
+        for _ in 0..<8 { for x in 0..<16 { pixels.append(x < 8 ? 10 : 240) } }
+        let jpeg = ImageFolderTestFiles.jpeg(RasterImage(width: 16, height: 8, channels: 1, pixels: pixels), quality: 100)
+        XCTAssertNil(EXIFOrientation.read(jpeg: jpeg))
+        let stored = try ImageIO.decodeImage(jpeg, path: "j")
+        for little in [true, false] {
+            let turned = EXIFOrientationTests.withOrientation(jpeg, 6, littleEndian: little)
+            XCTAssertEqual(EXIFOrientation.read(jpeg: turned), 6)
+            let image = try ImageIO.decodeImage(turned, path: "turned.jpg")
+            XCTAssertEqual([image.width, image.height], [8, 16])
+            // stb_image_write stores gray as three-component JPEG.
+            XCTAssertEqual(image.channels, stored.channels)
+            XCTAssertLessThan(image.pixels[(2 * 8 + 4) * image.channels], 60, "top half dark")
+            XCTAssertGreaterThan(image.pixels[(13 * 8 + 4) * image.channels], 200, "bottom half light")
+            let decoded = try ImageFolder.decode(turned, path: "turned.jpg", maxPixels: 1 << 20)
+            XCTAssertEqual([decoded.info.width, decoded.info.height], [8, 16])
+        }
+        // Damaged blocks: a wrong TIFF magic, an out-of-range value, a directory offset past the end.
+        var bad = EXIFOrientationTests.withOrientation(jpeg, 6, littleEndian: true)
+        bad[14] = 43   // the magic number 42 after the byte order mark
+        XCTAssertNil(EXIFOrientation.read(jpeg: bad))
+        XCTAssertNil(EXIFOrientation.read(jpeg: EXIFOrientationTests.withOrientation(jpeg, 9, littleEndian: true)))
+        var far = EXIFOrientationTests.withOrientation(jpeg, 6, littleEndian: true)
+        far[16] = 0xFF   // the first directory's offset
+        XCTAssertNil(EXIFOrientation.read(jpeg: far))
+        XCTAssertEqual(try ImageIO.decodeImage(bad, path: "bad.jpg").width, 16)
+        // Cut off inside the block: no trap, just no orientation.
+        for n in 0..<40 { _ = EXIFOrientation.read(jpeg: Array(EXIFOrientationTests.withOrientation(jpeg, 6, littleEndian: false).prefix(n))) }
+    }
+}
