@@ -1,6 +1,7 @@
 import Foundation
 import SwiftGAN
 import SwiftGANData
+import SwiftGANVoxels
 
 /// `swiftgan data check|pack FOLDER`: look at a folder of images before training, or convert it once into a
 /// packed file.
@@ -28,6 +29,24 @@ enum DataCommand {
         OptionSpec("threads", "N", "decoding threads", default: "all cores"),
     ]
 
+    static let previewSpecs: [OptionSpec] = [
+        OptionSpec("out", "FILE", "the PNG to write (required)"),
+        OptionSpec("count", "N", "how many samples, from the start of the data", default: "64"),
+        OptionSpec("columns", "N", "samples per row", default: "8"),
+        OptionSpec("image-size", "32|64", "images: the side they are fitted to, as training would; shapes: the grid size", default: "32"),
+        OptionSpec("channels", "1|3|auto", "images: channels to convert to", default: "auto"),
+        OptionSpec("crop", "center|pad|stretch", "images: how other shapes are fitted", default: "center"),
+        OptionSpec("up-axis", "x|y|z", "shapes: the axis that points up", default: "y for .binvox, z otherwise"),
+    ]
+
+    static let previewHelp = helpText(
+        command: "data preview PATH",
+        summary: "Draw the first samples of a dataset as training would see them: images (IDX file, folder, packed "
+            + "file, dataset name) as a grid, voxel shapes (IDX 4-D, .binvox, .npy, meshes) as shaded renders.",
+        specs: previewSpecs,
+        examples: ["swiftgan data preview photos/ --out photos.png --image-size 64",
+                   "swiftgan data preview chair-train-voxels32-idx4-ubyte.gz --out chairs.png --count 16 --columns 4"])
+
     static let checkHelp = helpText(
         command: "data check FOLDER",
         summary: "Scan a folder of images (recursively; class subfolders become labels) and report counts, sizes, "
@@ -47,15 +66,16 @@ enum DataCommand {
                    "swiftgan data pack faces/ --out faces.sgpack --image-size 64 --channels 1 --crop pad"])
 
     static let help = """
-    usage: swiftgan data <check|pack> FOLDER [options]
+    usage: swiftgan data <check|pack|preview> PATH [options]
 
-    Look at a folder of images before training, or pack it into one file.
+    Look at a folder of images before training, pack it into one file, or draw a dataset's first samples.
 
     subcommands:
-      check   report counts, sizes, colour modes, classes and unreadable files
-      pack    decode, convert and resize once into a packed file for training
+      check     report counts, sizes, colour modes, classes and unreadable files
+      pack      decode, convert and resize once into a packed file for training
+      preview   draw the first samples (images as a grid, voxel shapes as renders) into a PNG
 
-    Run 'swiftgan data check --help' or 'swiftgan data pack --help' for options.
+    Run 'swiftgan data check --help' (or pack, preview) for options.
     """
 
     static func run(_ arguments: [String]) throws -> Int32 {
@@ -74,8 +94,11 @@ enum DataCommand {
         case "pack":
             if rest.contains("--help") { print(packHelp); return 0 }
             return try pack(rest)
+        case "preview":
+            if rest.contains("--help") { print(previewHelp); return 0 }
+            return try preview(rest)
         default:
-            throw UsageError("data: unknown subcommand '\(subcommand)' (check, pack; see 'swiftgan data --help')")
+            throw UsageError("data: unknown subcommand '\(subcommand)' (check, pack, preview; see 'swiftgan data --help')")
         }
     }
 
@@ -220,6 +243,44 @@ enum DataCommand {
         if !scan.skippedHidden.isEmpty || !scan.skippedNonImage.isEmpty {
             print("skipped \(scan.skippedHidden.count) hidden entries and \(scan.skippedNonImage.count) non-image files")
         }
+        return 0
+    }
+
+    // MARK: preview
+
+    static func preview(_ arguments: [String]) throws -> Int32 {
+        let (path, options) = try folderAndOptions(arguments, specs: previewSpecs, command: "data preview")
+        guard let out = options.string("out") else { throw UsageError("data preview: --out FILE.png is required") }
+        let count = try options.int("count", range: 1...10_000) ?? 64
+        let columns = try options.int("columns", range: 1...1000) ?? 8
+        let size = try options.int("image-size") ?? 32
+        if VoxelDataset.looksVolumetric(path) {
+            guard [16, 32, 64].contains(size) || !options.has("image-size") else {
+                throw UsageError("--image-size: shapes are drawn at 16, 32 or 64 voxels, got \(size)")
+            }
+            let shapes = try VoxelDataset.load(path, size: size)
+            var renderOptions = RenderOptions()
+            if let axis = options.string("up-axis") {
+                guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
+                renderOptions.upAxis = Axis(rawValue: index) ?? .z
+            } else {
+                renderOptions.upAxis = path.lowercased().hasSuffix(".binvox") || TrainCommand.isBinvoxFolder(path) ? .y : .z
+            }
+            let grids = Array(shapes.grids.prefix(count))
+            try ImageIO.writePNG(VoxelPreview.renderSheet(grids, columns: min(columns, grids.count), imageSize: 96,
+                                                          options: renderOptions), to: out)
+            print("wrote \(out): the first \(grids.count) of \(shapes.count) shapes (\(size)^3) of \(path)")
+            return 0
+        }
+        guard [32, 64].contains(size) else { throw UsageError("--image-size: images are fitted to 32 or 64, got \(size)") }
+        let dataset = try ImageDataset.load(path, targetSize: size, sizePolicy: size == 32 ? .pad : .resize,
+                                            channels: try channelsOption(options), crop: try cropOption(options) ?? .center,
+                                            skipUnreadable: false, warn: { print("warning: \($0)") })
+        let shown = min(count, dataset.count)
+        let values = Array(dataset.pixels.prefix(shown * dataset.channels * size * size))
+        try ImageIO.writePNG(ImageGrid.tile(images: values, count: shown, channels: dataset.channels, height: size, width: size,
+                                            columns: min(columns, shown)), to: out)
+        print("wrote \(out): the first \(shown) of \(dataset.count) images (\(dataset.channels)x\(size)x\(size)) of \(path)")
         return 0
     }
 

@@ -175,4 +175,30 @@ final class CommandLineTests: XCTestCase {
         try assertError(["sample", "--checkpoint", checkpoint, "--class", "hats"], contains: "give 0 to 1 or one of boots, shirts")
         try assertError(["sample", "--checkpoint", checkpoint, "--class", "2"], contains: "'2' is not a class")
     }
+
+    /// `data preview` draws images as a grid and shapes as renders; bad input is a one-line error.
+    func testDataPreviewDrawsImagesAndShapes() throws {
+        let images = try makeDataset()
+        let drawn = try swiftgan(["data", "preview", images, "--out", "images.png", "--count", "6", "--columns", "3"])
+        XCTAssertEqual(drawn.status, 0, drawn.stderr)
+        let grid = try ImageIO.readImage(work + "/images.png")
+        XCTAssertEqual([grid.width, grid.height], [3 * 32 + 4 * 2, 2 * 32 + 3 * 2])
+
+        // Two 16^3 shapes: a solid block and a thin pole.
+        var voxels = [UInt8](repeating: 0, count: 2 * 16 * 16 * 16)
+        for z in 4..<12 { for y in 4..<12 { for x in 4..<12 { voxels[(z * 16 + y) * 16 + x] = 1 } } }
+        for z in 0..<16 { voxels[4096 + (z * 16 + 8) * 16 + 8] = 1 }
+        try IDX.write(IDXArray(shape: [2, 16, 16, 16], bytes: voxels), to: work + "/shapes-idx4-ubyte.gz")
+        let rendered = try swiftgan(["data", "preview", "shapes-idx4-ubyte.gz", "--out", "shapes.png", "--image-size", "16"])
+        XCTAssertEqual(rendered.status, 0, rendered.stderr)
+        XCTAssertTrue(rendered.stdout.contains("the first 2 of 2 shapes"), rendered.stdout)
+        let sheet = try ImageIO.readImage(work + "/shapes.png")
+        XCTAssertEqual(sheet.channels, 3)
+        // Something was drawn: not every pixel is the background.
+        XCTAssertGreaterThan(Set(sheet.pixels).count, 10)
+
+        try assertError(["data", "preview", images], contains: "--out FILE.png is required")
+        try assertError(["data", "preview", "missing-folder", "--out", "x.png"], contains: "missing-folder")
+        try assertError(["data", "preview", images, "--out", "x.png", "--image-size", "48"], contains: "32 or 64")
+    }
 }
