@@ -107,6 +107,9 @@ public final class TrainingSession {
     @discardableResult
     public func run() throws -> Outcome {
         try directory.create()
+        let lock = try RunLock(directory: directory)
+        defer { lock.release() }
+        if trainer.step > 0 { try forgetLogLinesAfter(step: trainer.step) }
         try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
         let c = trainer.gan.configuration
         if let names = c.classNames {
@@ -246,6 +249,21 @@ public final class TrainingSession {
         }
     }
 
+    /// Drops log lines of steps after `step`: steps that a run stopped without a checkpoint (killed, or the machine
+    /// went down) had logged, and that the resumed run is about to train and log again.
+    func forgetLogLinesAfter(step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: directory.log) else { return }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        let kept = lines.filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let lineStep = object["step"] as? Int else { return true }
+            return lineStep <= step
+        }
+        guard kept.count < lines.count else { return }
+        try writeAtomically(Data((kept.joined(separator: "\n") + "\n").utf8), to: directory.log)
+        report("dropped \(lines.count - kept.count) log line(s) of steps after \(step), which the checkpoint does not include")
+    }
+
     /// Appends one line to the run's JSON-lines log.
     func appendLine(_ line: String) throws {
         if let handle = FileHandle(forWritingAtPath: directory.log) {
@@ -264,5 +282,31 @@ public final class TrainingSession {
         if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
         if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
         return "\(s)s"
+    }
+}
+
+/// An exclusive lock on a run folder (`RUN/.lock`, `flock`), held while a session trains, so two processes never
+/// write one run's checkpoint and log at once. The system releases it when the process ends, however it ends.
+struct RunLock {
+    let descriptor: Int32
+
+    init(directory: RunDirectory) throws {
+        let path = directory.path + "/.lock"
+        descriptor = open(path, O_RDWR | O_CREAT, 0o644)
+        guard descriptor >= 0 else { throw DataError.writeFailed(path: path, reason: "cannot create the run's lock file") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(descriptor)
+            throw DataError.writeFailed(path: directory.path, reason: "another training process\(holder.isEmpty ? "" : " (pid \(holder))") "
+                                        + "is using this run folder; wait for it to finish or choose another --out")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pid.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
+    func release() {
+        _ = flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }

@@ -338,3 +338,42 @@ final class DivergenceTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.read(dir + "/checkpoint.safetensors").configuration.learningRate, 5e-5, accuracy: 1e-9)
     }
 }
+
+final class RunFolderTests: XCTestCase {
+    /// Two sessions cannot train in one run folder at once; the lock goes with the session.
+    func testRunFolderLockRefusesASecondProcessUntilReleased() throws {
+        let dir = temporaryDirectory("lock")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = RunDirectory(dir)
+        try run.create()
+        let first = try RunLock(directory: run)
+        XCTAssertThrowsError(try RunLock(directory: run)) { error in
+            XCTAssertTrue("\(error)".contains("another training process (pid \(getpid()))"), "\(error)")
+            XCTAssertTrue("\(error)".contains(dir), "\(error)")
+        }
+        first.release()
+        try RunLock(directory: run).release()
+    }
+
+    /// A run killed after logging steps its checkpoint does not have: resuming drops those lines instead of
+    /// logging the steps twice.
+    func testResumingDropsLogLinesPastTheCheckpoint() throws {
+        let dir = temporaryDirectory("log-prune")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dataset = try ImageDataset(images: [Float](repeating: 0.5, count: 16 * 32 * 32), labels: nil, channels: 1, height: 32, width: 32)
+        let trainer = try DCGANTrainer(gan: DCGAN(configuration: smallConfiguration()), dataset: dataset, step: 4)
+        var lines = (1...7).map { "{\"step\":\($0),\"loss/discriminator\":1}" }
+        lines.insert("not json", at: 2)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/log.jsonl", atomically: true, encoding: .utf8)
+        var schedule = TrainingSchedule()
+        schedule.steps = 4
+        let session = TrainingSession(trainer: trainer, run: RunDirectory(dir), schedule: schedule)
+        var reports: [String] = []
+        session.report = { reports.append($0) }
+        XCTAssertEqual(try session.run(), .finished)
+        let kept = try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(kept, ["{\"step\":1,\"loss/discriminator\":1}", "{\"step\":2,\"loss/discriminator\":1}", "not json",
+                              "{\"step\":3,\"loss/discriminator\":1}", "{\"step\":4,\"loss/discriminator\":1}"])
+        XCTAssertTrue(reports.contains { $0.contains("dropped 3 log line(s) of steps after 4") }, "\(reports)")
+    }
+}
