@@ -36,6 +36,7 @@ enum AugmentCommand {
         OptionSpec("loss", "non-saturating|hinge", "with --steps: adversarial loss", default: "non-saturating"),
         OptionSpec("spectral-norm", nil, "with --steps: spectral normalization in the discriminator"),
         OptionSpec("gan-seed", "N", "with --steps: seed of the GAN's weights, noise and data order", default: "1"),
+        OptionSpec("generator-average", "DECAY", "with --steps: keep a moving average of the generator's weights and draw the synthetic images from it", default: "none"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
 
@@ -76,7 +77,8 @@ enum AugmentCommand {
                      "classifier-width", "classifier-batch-size", "test-data"] where options.has(name) && !evaluate {
             throw UsageError("--\(name) applies only with --evaluate")
         }
-        for name in ["image-size", "width", "batch-size", "learning-rate", "loss", "spectral-norm", "gan-seed", "reduced-steps"]
+        for name in ["image-size", "width", "batch-size", "learning-rate", "loss", "spectral-norm", "gan-seed", "reduced-steps",
+                     "generator-average"]
             where options.has(name) && !hasSteps {
             throw UsageError("--\(name) applies only with --steps (a checkpoint brings its own configuration)")
         }
@@ -278,6 +280,7 @@ enum AugmentCommand {
             c.loss = loss
         }
         if options.has("spectral-norm") { c.spectralNormalization = true }
+        c.generatorAverageDecay = try options.float("generator-average", positive: true)
         if let problem = c.problem { throw UsageError(problem) }
         return c
     }

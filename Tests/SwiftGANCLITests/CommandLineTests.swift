@@ -78,6 +78,10 @@ final class CommandLineTests: XCTestCase {
         try assertError(["train", "--image-size", "48"], contains: "image size (--image-size) must be 32 or 64")
         try assertError(["train", "--learning-rate", "-1"], contains: "--learning-rate")
         try assertError(["train", "--batch-size", "1"], contains: "--batch-size")
+        try assertError(["train", "--generator-average", "1.5"], contains: "--generator-average) must be in (0, 1)")
+        try assertError(["train", "--nan-retries", "-2"], contains: "--nan-retries")
+        try assertError(["augment", "--checkpoint", "c.safetensors", "--out", "o", "--generator-average", "0.99"],
+                        contains: "--generator-average applies only with --steps")
         try assertError(["train", "--data", "no/such/folder"], contains: "no/such/folder")
         try assertError(["train", "--resume", "--out", "nothing-here"], contains: "no checkpoint")
         try assertError(["sample"], contains: "--checkpoint PATH is required")
