@@ -110,14 +110,8 @@ public final class TrainingSession {
         let lock = try RunLock(directory: directory)
         defer { lock.release() }
         if trainer.step > 0 { try forgetLogLinesAfter(step: trainer.step) }
-        try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
+        try writeConfiguration()
         let c = trainer.gan.configuration
-        if let names = c.classNames {
-            let entries = names.enumerated().map { ["label": "\($0.offset)", "name": $0.element] }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeAtomically(try encoder.encode(entries), to: directory.classMap)
-        }
         let startStep = trainer.step
         let start = Date()
         var lastLog = start
@@ -206,20 +200,26 @@ public final class TrainingSession {
         trainer = try DCGANTrainer.resuming(from: checkpoint, path: directory.checkpoint, dataset: trainer.dataset)
         rollbacks += 1
         try saveCheckpoint()
-        try writeAtomically(Data(trainer.gan.configuration.jsonString().utf8), to: directory.configuration)
+        try writeConfiguration()
         let c = trainer.gan.configuration
-        if let names = c.classNames {
-            let entries = names.enumerated().map { ["label": "\($0.offset)", "name": $0.element] }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeAtomically(try encoder.encode(entries), to: directory.classMap)
-        }
         let rates = c.discriminatorLearningRate.map { "\(c.learningRate) (discriminator \($0))" } ?? "\(c.learningRate)"
         let value = divergence.value.isNaN ? "NaN" : "\(divergence.value)"
         report("the \(divergence.term) became \(value) at step \(divergence.step); rolled back to step \(checkpoint.step) and "
                + "halved the learning rate to \(rates) (retry \(rollbacks) of \(nanRetries))")
         try appendLine(String(format: "{\"step\":%d,\"rollback_to\":%d,\"learning_rate\":%.6g,\"time\":%.3f}\n", divergence.step,
                               checkpoint.step, c.learningRate, Date().timeIntervalSince1970))
+    }
+
+    /// Writes `configuration.json` and, for a GAN with named classes, `classes.json`.
+    func writeConfiguration() throws {
+        let c = trainer.gan.configuration
+        try writeAtomically(Data(c.jsonString().utf8), to: directory.configuration)
+        if let names = c.classNames {
+            let entries = names.enumerated().map { ["label": "\($0.offset)", "name": $0.element] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeAtomically(try encoder.encode(entries), to: directory.classMap)
+        }
     }
 
     public func saveCheckpoint() throws {

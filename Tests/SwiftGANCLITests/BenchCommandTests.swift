@@ -3,43 +3,7 @@ import Foundation
 
 /// `swiftgan bench`: the nominal FLOP counts against hand-computed values, the output layout that scripts/bench.sh
 /// reads, and its usage errors. Nothing here checks a speed.
-final class BenchCommandTests: XCTestCase {
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    /// The built executable next to the test bundle (as in CommandLineTests).
-    var executable: String {
-        let bundle = Bundle(for: BenchCommandTests.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("swiftgan").path }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
-    }
-
-    func swiftgan(_ arguments: [String]) throws -> Result {
-        guard FileManager.default.isExecutableFile(atPath: executable) else {
-            XCTFail("the swiftgan executable is not built at \(executable) (run 'swift build' first)")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    /// A failure: non-zero exit, exactly one line on standard error containing `text`, no crash.
-    func assertError(_ arguments: [String], contains text: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try swiftgan(arguments)
-        XCTAssertNotEqual(r.status, 0, "\(arguments) should fail", file: file, line: line)
-        XCTAssertLessThan(r.status, 128, "\(arguments) crashed: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one line expected, got: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.hasPrefix("error: ") && r.stderr.contains(text), "got: \(r.stderr)", file: file, line: line)
-    }
+final class BenchCommandTests: SwiftganProcessTestCase {
 
     /// The FLOP count that `--list` prints for a case.
     func listedFLOPs(_ output: String, case id: String) -> Int? {

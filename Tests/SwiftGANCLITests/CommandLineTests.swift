@@ -2,8 +2,8 @@ import XCTest
 import Foundation
 import SwiftGANData
 
-/// Runs the built `swiftgan` executable as a user would.
-final class CommandLineTests: XCTestCase {
+/// Runs the built `swiftgan` executable as a user would, in a fresh temporary folder per test.
+class SwiftganProcessTestCase: XCTestCase {
     var work = ""
 
     override func setUpWithError() throws {
@@ -15,7 +15,7 @@ final class CommandLineTests: XCTestCase {
 
     /// The executable in the build products folder (`.build/<configuration>/swiftgan`), which holds the test bundle.
     var executable: String {
-        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        let bundle = Bundle(for: SwiftganProcessTestCase.self).bundleURL
         let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("swiftgan").path }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
@@ -52,6 +52,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("error: ") && r.stderr.contains(text), "got: \(r.stderr)", file: file, line: line)
     }
 
+}
+
+/// The commands end to end: training, resuming, sampling, interpolation, data tools, and their errors.
+final class CommandLineTests: SwiftganProcessTestCase {
     /// A small IDX dataset of 32 random 28x28 images.
     func makeDataset() throws -> String {
         var bytes = [UInt8](repeating: 0, count: 32 * 28 * 28)
