@@ -30,7 +30,8 @@ public final class GeneratorBlock: Module {
             guard let labels = labels else { preconditionFailure("GeneratorBlock: a conditional generator needs labels") }
             return conditional(h, labels: labels).relu()
         }
-        return (norm.map { $0(h) } ?? h).relu()
+        guard let norm else { return h.relu() }
+        return norm.normalizedThenReLU(h)
     }
 }
 

@@ -115,6 +115,7 @@ public final class BatchNorm: Layer, TrainingModeSwitchable {
                      "BatchNorm: input shape \(input.shape) does not have \(weight.value.scalarCount) channels on axis 1")
         let broadcastShape = [1, input.shape[1]] + [Int](repeating: 1, count: input.rank - 2)
         if !isTraining {
+            if !GradientRecording.isRecording { return evaluationAffine(input, relu: false) }
             // y = x * a + b per channel, with a = gamma / sqrt(runningVariance + eps), b = beta - runningMean * a.
             let inverseStd = GradientRecording.withoutRecording { 1 / (runningVariance.value + epsilon).squareRoot() }
             let a = weight.value * inverseStd
@@ -131,6 +132,27 @@ public final class BatchNorm: Layer, TrainingModeSwitchable {
             runningVariance.value = runningVariance.value * (1 - m) + unbiased * m
         }
         return result.output
+    }
+}
+
+extension BatchNorm {
+    /// `relu(self(input))`; in evaluation mode without gradient recording (sampling) the normalization, folded into
+    /// one scale and shift per channel, and the ReLU run as one pass.
+    public func normalizedThenReLU(_ input: Tensor) -> Tensor {
+        if !isTraining && !GradientRecording.isRecording { return evaluationAffine(input, relu: true) }
+        return self(input).relu()
+    }
+
+    /// `x * a + b` per channel with `a = gamma / sqrt(runningVariance + eps)`, `b = beta - runningMean * a`, as a
+    /// constant, in one pass.
+    func evaluationAffine(_ input: Tensor, relu: Bool) -> Tensor {
+        precondition(input.rank >= 2 && input.shape[1] == weight.value.scalarCount,
+                     "BatchNorm: input shape \(input.shape) does not have \(weight.value.scalarCount) channels on axis 1")
+        let gamma = weight.value.scalars, beta = bias.value.scalars
+        let mean = runningMean.value.scalars, variance = runningVariance.value.scalars
+        let scale = (0..<gamma.count).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
+        let shift = (0..<gamma.count).map { beta[$0] - mean[$0] * scale[$0] }
+        return input.channelAffine(scale: scale, shift: shift, relu: relu)
     }
 }
 

@@ -31,6 +31,9 @@ final class GradientNode {
 public enum GradientRecording {
     nonisolated(unsafe) static var isEnabled = true
 
+    /// True unless inside `withoutRecording`: results computed now may be differentiated.
+    public static var isRecording: Bool { isEnabled }
+
     /// Runs `body` without recording operations: nothing inside can be differentiated, and it is faster and uses
     /// less memory (sampling, evaluation, optimizer updates).
     public static func withoutRecording<R>(_ body: () throws -> R) rethrows -> R {

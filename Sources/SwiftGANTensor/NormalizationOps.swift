@@ -1,3 +1,5 @@
+import Foundation
+
 /// Batch normalization in training mode as one differentiable op with fused kernels.
 ///
 /// The first-order backward pass runs a fused kernel (two passes over the data). When the backward pass is being
@@ -120,4 +122,46 @@ extension Tensor {
         })
         return (dx, Tensor(shape: [c], scalars: sumGX.map { Float($0) }), Tensor(shape: [c], scalars: sumG.map { Float($0) }))
     }
+}
+
+extension Tensor {
+    /// `x * scale[c] + shift[c]` for each channel `c` of axis 1, then `max(_, 0)` when `relu` is true, in one pass
+    /// split over the cores: batch normalization in evaluation mode (folded into one scale and shift per channel)
+    /// fused with the ReLU that follows it. A constant: use it only where no gradient is needed (sampling); the
+    /// differentiable path is `x * scale + shift` with broadcasting.
+    public func channelAffine(scale: [Float], shift: [Float], relu: Bool) -> Tensor {
+        let (n, c, spatial) = batchNormLayout("channelAffine")
+        precondition(scale.count == c && shift.count == c, "channelAffine: \(scale.count) scales and \(shift.count) shifts for \(c) channels")
+        let x = storage.pointer
+        return Tensor(shape: shape, initializingWith: { out, total in
+            let rows = n * c
+            // Two or more chunks of whole rows only when the tensor is large enough to repay the threads.
+            let chunks = total >= 1 << 20 ? min(rows, ProcessInfo.processInfo.activeProcessorCount) : 1
+            let output = UnsafeMutableSendablePointer(out), input = UnsafeSendablePointer(x)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = rows * chunk / chunks, end = rows * (chunk + 1) / chunks
+                for row in start..<end {
+                    let a = scale[row % c], b = shift[row % c]
+                    let src = input.pointer + row * spatial, dst = output.pointer + row * spatial
+                    if relu {
+                        for i in 0..<spatial { dst[i] = Swift.max(src[i] * a + b, 0) }
+                    } else {
+                        for i in 0..<spatial { dst[i] = src[i] * a + b }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Raw pointers handed to worker threads that write disjoint parts.
+struct UnsafeMutableSendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+struct UnsafeSendablePointer: @unchecked Sendable {
+    let pointer: UnsafePointer<Float>
+    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = UnsafePointer(pointer) }
 }
