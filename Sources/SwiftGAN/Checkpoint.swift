@@ -77,6 +77,13 @@ public struct Checkpoint {
     /// A model with this checkpoint's configuration and weights.
     /// - Parameter path: the file name, for error messages.
     public func makeGAN(path: String) throws -> DCGAN {
+        // Weights that are not finite numbers would draw black or garbage images without any sign of the cause.
+        for name in tensors.keys.sorted() where !name.hasPrefix("optimizer.") {
+            if let bad = tensors[name]?.scalars.first(where: { !$0.isFinite }) {
+                throw DataError.malformed(path: path, reason: "the weight \(name) contains \(bad.isNaN ? "NaN" : "infinite") values; "
+                                          + "the model diverged before this was saved, so use an earlier checkpoint")
+            }
+        }
         let gan = DCGAN(configuration: configuration)
         do {
             try gan.generator.load(stateDictionary: tensors(withPrefix: "generator."))

@@ -91,6 +91,15 @@ final class DCGANTests: XCTestCase {
             XCTAssertTrue("\(error)".contains(path), "\(error)")
             XCTAssertTrue("\(error)".contains("missing output.weight"), "\(error)")
         }
+        // Weights that are not finite.
+        var diverged = Checkpoint(gan: gan, step: 1)
+        var weights = diverged.tensors["generator.blocks.1.conv.weight"]!.scalars
+        weights[3] = .nan
+        diverged.tensors["generator.blocks.1.conv.weight"] = Tensor(shape: diverged.tensors["generator.blocks.1.conv.weight"]!.shape, scalars: weights)
+        try diverged.write(to: path)
+        XCTAssertThrowsError(try Checkpoint.read(path).makeGAN(path: path)) { error in
+            XCTAssertTrue("\(error)".contains("generator.blocks.1.conv.weight contains NaN"), "\(error)")
+        }
         // Not a checkpoint at all.
         var other = SafeTensorsFile()
         other.tensors["x"] = NamedArray(shape: [1], values: [0])
