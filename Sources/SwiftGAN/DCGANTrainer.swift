@@ -21,10 +21,17 @@ public struct NonFiniteLossError: Error, CustomStringConvertible {
     public let term: String
     public let step: Int
     public let value: Float
+    /// Advice appended to the message (what the user can do next); empty for none.
+    public var advice = "a lower --learning-rate (given with --resume, or for a new run), or --nan-retries N to roll back "
+        + "and halve it automatically, may help"
+    public init(term: String, step: Int, value: Float) {
+        self.term = term
+        self.step = step
+        self.value = value
+    }
     public var description: String {
-        "the \(term) became \(value.isNaN ? "NaN" : "\(value)") at step \(step); stopping without applying that step "
-            + "(a checkpoint saved earlier is left as it was); a lower --learning-rate, or --nan-retries N to roll back "
-            + "and halve it automatically, may help"
+        "the \(term) became \(value.isNaN ? "NaN" : "\(value)") at step \(step); stopping without saving that step "
+            + "(a checkpoint saved earlier is left as it was)" + (advice.isEmpty ? "" : "; " + advice)
     }
 }
 
@@ -117,6 +124,15 @@ public final class DCGANTrainer {
         let gParameters = generatorOptimizer.parameters.map { $0.parameter.value }
         generatorOptimizer.update(gradients: gradient(of: generatorLoss, wrt: gParameters))
         gan.updateGeneratorAverage(step: step + 1)
+        // Finite losses can still come with an update that overflowed the weights (a far too high learning rate);
+        // such a state must never be saved.
+        for (network, module) in [("generator", gan.generator as Module), ("discriminator", gan.discriminator as Module)] {
+            for (name, p) in module.namedParameters() {
+                if let bad = p.value.scalars.first(where: { !$0.isFinite }) {
+                    throw NonFiniteLossError(term: "\(network) weight \(name)", step: step + 1, value: bad)
+                }
+            }
+        }
 
         let statistics = TrainingStatistics(step: step + 1, discriminatorLoss: discriminatorLoss.scalar,
                                             generatorLoss: generatorLoss.scalar,

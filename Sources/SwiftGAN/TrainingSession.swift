@@ -138,6 +138,10 @@ public final class TrainingSession {
             } catch let divergence as NonFiniteLossError where rollbacks < nanRetries {
                 try rollBack(after: divergence)
                 continue
+            } catch var divergence as NonFiniteLossError where nanRetries > 0 {
+                divergence.advice = "\(nanRetries) roll-back(s) with halved learning rates did not help; the run's settings "
+                    + "(data, model, losses) need a look"
+                throw divergence
             }
             imagesSinceLog += c.batchSize
             let step = trainer.step
@@ -215,7 +219,8 @@ public final class TrainingSession {
         let c = trainer.gan.configuration
         try writeAtomically(Data(c.jsonString().utf8), to: directory.configuration)
         if let names = c.classNames {
-            let entries = names.enumerated().map { ["label": "\($0.offset)", "name": $0.element] }
+            struct ClassEntry: Encodable { let label: Int; let name: String }
+            let entries = names.enumerated().map { ClassEntry(label: $0.offset, name: $0.element) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try writeAtomically(try encoder.encode(entries), to: directory.classMap)

@@ -37,6 +37,7 @@ enum DataCommand {
         OptionSpec("channels", "1|3|auto", "images: channels to convert to", default: "auto"),
         OptionSpec("crop", "center|pad|stretch", "images: how other shapes are fitted", default: "center"),
         OptionSpec("up-axis", "x|y|z", "shapes: the axis that points up", default: "y for .binvox, z otherwise"),
+        OptionSpec("skip-unreadable", nil, "images: leave out files that cannot be decoded (listed in a warning)"),
     ]
 
     static let previewHelp = helpText(
@@ -273,9 +274,10 @@ enum DataCommand {
             return 0
         }
         guard [32, 64].contains(size) else { throw UsageError("--image-size: images are fitted to 32 or 64, got \(size)") }
+        if options.has("up-axis") { throw UsageError("--up-axis applies to voxel shapes; \(path) holds images") }
         let dataset = try ImageDataset.load(path, targetSize: size, sizePolicy: size == 32 ? .pad : .resize,
                                             channels: try channelsOption(options), crop: try cropOption(options) ?? .center,
-                                            skipUnreadable: false, warn: { print("warning: \($0)") })
+                                            skipUnreadable: options.has("skip-unreadable"), warn: { print("warning: \($0)") })
         let shown = min(count, dataset.count)
         let values = Array(dataset.pixels.prefix(shown * dataset.channels * size * size))
         try ImageIO.writePNG(ImageGrid.tile(images: values, count: shown, channels: dataset.channels, height: size, width: size,

@@ -11,7 +11,7 @@ enum SampleCommand {
         OptionSpec("seed", "N", "seed of the latent vectors; the same seed gives the same images", default: "0"),
         OptionSpec("columns", "N", "images per row of the grid", default: "8"),
         OptionSpec("out", "DIR", "output folder", default: "samples"),
-        OptionSpec("class", "K|NAME", "for a conditional GAN: draw only class K (0-based), or the class of that name (class subfolders)"),
+        OptionSpec("class", "K|NAME", "for a conditional GAN: draw only class K (0-based index), or the class folder of that name"),
         OptionSpec("per-class", "N", "for a conditional GAN: a grid with one row of N images per class"),
         OptionSpec("individual", nil, "also write each image as its own PNG (each shape as an OBJ mesh, for 3D models)"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
@@ -45,16 +45,18 @@ enum SampleCommand {
                 columns = perClass
                 labels = (0..<classes).flatMap { [Int](repeating: $0, count: perClass) }
             } else if let text = options.string("class") {
+                // A number is the class's index (as documented), whatever the folder names; anything else a name.
                 let k: Int
-                if let names = c.classNames, let index = names.firstIndex(of: text) {
-                    k = index
-                } else if let number = Int(text), (0..<classes).contains(number) {
+                if let number = Int(text), (0..<classes).contains(number) {
                     k = number
+                } else if let names = c.classNames, let index = names.firstIndex(of: text) {
+                    k = index
                 } else {
                     let named = c.classNames.map { " or one of " + $0.joined(separator: ", ") } ?? ""
                     throw UsageError("--class: '\(text)' is not a class of \(path); give 0 to \(classes - 1)\(named)")
                 }
                 labels = [Int](repeating: k, count: count)
+                print("class \(k)" + (c.classNames.map { " (\($0[k]))" } ?? ""))
             } else {
                 labels = gan.randomLabels(count: count, seed: seed &+ 1)
             }

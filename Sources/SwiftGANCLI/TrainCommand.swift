@@ -75,6 +75,14 @@ enum TrainCommand {
             // Options not given keep the checkpoint's values; options given must agree with it.
             var checkpoint = try Checkpoint.read(run.checkpoint)
             let merged = try configuration(from: options, base: checkpoint.configuration)
+            // The learning rates may change on resume (for example lowered after a divergence).
+            var notes: [String] = []
+            if merged.learningRate != checkpoint.configuration.learningRate
+                || merged.discriminatorLearningRate != checkpoint.configuration.discriminatorLearningRate {
+                notes.append("learning rate \(checkpoint.configuration.learningRate) -> \(merged.learningRate)")
+                checkpoint.configuration.learningRate = merged.learningRate
+                checkpoint.configuration.discriminatorLearningRate = merged.discriminatorLearningRate
+            }
             let startsAverage = checkpoint.configuration.generatorAverageDecay == nil && merged.generatorAverageDecay != nil
             if startsAverage {
                 // Averaging may start on a resumed run: the average starts from the trained weights.
@@ -90,9 +98,14 @@ enum TrainCommand {
             let saved = checkpoint.configuration
             let dataset: any TrainingSet = saved.spatialRank == 3 ? try loadVoxels(saved)
                 : try loadDataset(saved, channels: saved.imageChannels, options: options)
+            // Class folders renamed, added or removed would silently give the labels other meanings.
+            if let names = saved.classNames, let now = (dataset as? ImageDataset)?.classNames, names != now {
+                throw UsageError("\(saved.dataset): the class folders are now \(now.joined(separator: ", ")) but \(run.checkpoint) was "
+                                 + "trained on \(names.joined(separator: ", ")); restore the folder names or start a new run")
+            }
             trainer = try DCGANTrainer.resuming(from: checkpoint, path: run.checkpoint, dataset: dataset)
-            print("resuming \(run.checkpoint) at step \(checkpoint.step)"
-                  + (startsAverage ? "; the generator average starts here from the trained weights" : ""))
+            if startsAverage { notes.append("the generator average starts here from the trained weights") }
+            print("resuming \(run.checkpoint) at step \(checkpoint.step)" + notes.map { "; " + $0 }.joined())
         } else {
             if hasCheckpoint {
                 throw UsageError("\(run.checkpoint) already exists: add --resume to continue that run, or choose another --out")
@@ -100,6 +113,14 @@ enum TrainCommand {
             let explicitChannels = options.string("channels").flatMap { $0 == "auto" ? nil : requested.imageChannels }
             var chosen = requested
             let dataset: any TrainingSet
+            if PackedDataset.isPacked(requested.dataset) {
+                // A packed file was fitted to the square when it was packed: record that, and refuse another policy.
+                let packedCrop = (try? PackedDataset.read(requested.dataset))?.metadata.conversion?.crop ?? "center"
+                if let asked = options.string("crop"), asked != packedCrop {
+                    throw UsageError("--crop: \(requested.dataset) was packed with --crop \(packedCrop); pack the folder again to change it")
+                }
+                chosen.crop = packedCrop
+            }
             if VoxelDataset.looksVolumetric(requested.dataset) {
                 chosen = try volumetricConfiguration(requested, options: options)
                 dataset = try loadVoxels(chosen)

@@ -185,6 +185,16 @@ public struct ImageDataset: Sendable {
             }
             try contents.requireImages()
             let scan = contents.scan
+            // A class whose folder gave no image would be a label with no data to learn it from.
+            if let names = scan.classNames, let labels = contents.labels {
+                var counts = [Int](repeating: 0, count: names.count)
+                for label in labels where label < counts.count { counts[label] += 1 }
+                let empty = names.indices.filter { counts[$0] == 0 }.map { "'\(names[$0])'" }
+                if !empty.isEmpty {
+                    throw DataError.invalidDataset("\(path): the class folder(s) \(empty.joined(separator: ", ")) have no readable "
+                                                   + "images; add images or remove the folder(s)")
+                }
+            }
             if !scan.skippedHidden.isEmpty || !scan.skippedNonImage.isEmpty {
                 warn?("skipped \(scan.skippedHidden.count) hidden entries and \(scan.skippedNonImage.count) non-image "
                       + "files in \(path)")

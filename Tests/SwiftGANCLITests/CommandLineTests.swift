@@ -164,8 +164,9 @@ final class CommandLineTests: SwiftganProcessTestCase {
                       "--threads", "1", "--conditional", "--crop", "pad"]
         let trained = try swiftgan(["train", "--steps", "2"] + common)
         XCTAssertEqual(trained.status, 0, trained.stderr)
-        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/run/classes.json"))) as? [[String: String]]
-        XCTAssertEqual(map ?? [], [["label": "0", "name": "boots"], ["label": "1", "name": "shirts"]])
+        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/run/classes.json"))) as? [[String: Any]]
+        XCTAssertEqual(map?.map { $0["label"] as? Int }, [0, 1])
+        XCTAssertEqual(map?.map { $0["name"] as? String }, ["boots", "shirts"])
         let configuration = try String(contentsOfFile: work + "/run/configuration.json", encoding: .utf8)
         XCTAssertTrue(configuration.contains("\"crop\":\"pad\""), configuration)
 
@@ -181,6 +182,19 @@ final class CommandLineTests: SwiftganProcessTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: work + "/a/samples-seed0.png")),
                        try Data(contentsOf: URL(fileURLWithPath: work + "/b/samples-seed0.png")))
         try assertError(["sample", "--checkpoint", checkpoint, "--class", "hats"], contains: "give 0 to 1 or one of boots, shirts")
+        XCTAssertTrue(byName.stdout.contains("class 1 (shirts)"), byName.stdout)
+        // A learning rate may change on resume; renamed class folders may not.
+        let lowered = try swiftgan(["train", "--steps", "4", "--resume", "--out", "run", "--threads", "1", "--learning-rate", "0.0001"])
+        XCTAssertEqual(lowered.status, 0, lowered.stderr)
+        XCTAssertTrue(lowered.stdout.contains("learning rate 0.0002 -> 0.0001"), lowered.stdout)
+        try FileManager.default.moveItem(atPath: work + "/photos/shirts", toPath: work + "/photos/a-shirts")
+        try assertError(["train", "--steps", "5", "--resume", "--out", "run"], contains: "the class folders are now a-shirts, boots")
+        // A class folder without a readable image is not a class.
+        try FileManager.default.createDirectory(atPath: work + "/photos2/hats", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: work + "/photos/boots", toPath: work + "/photos2/boots")
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: work + "/photos2/hats/broken.png"))
+        try assertError(["train", "--data", "photos2", "--conditional", "--skip-unreadable", "--out", "run2"],
+                        contains: "the class folder(s) 'hats' have no readable images")
         try assertError(["sample", "--checkpoint", checkpoint, "--class", "2"], contains: "'2' is not a class")
     }
 

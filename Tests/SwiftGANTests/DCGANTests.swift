@@ -333,6 +333,32 @@ final class DivergenceTests: XCTestCase {
         XCTAssertTrue(session.trainer.gan.stateDictionary().values.allSatisfy { $0.scalars.allSatisfy { $0.isFinite } })
     }
 
+    /// An update that overflows the weights while the losses are still finite is caught at once and never saved.
+    func testOverflowingWeightsStopTheRunAndAreNeverSaved() throws {
+        let dir = temporaryDirectory("overflow")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SplitMix64(seed: 3)
+        let pixels = Tensor.randomUniform(shape: [16 * 32 * 32], lowerBound: -1, upperBound: 1, using: &rng).scalars
+        var c = smallConfiguration()
+        c.learningRate = 1e15
+        let trainer = try DCGANTrainer(gan: DCGAN(configuration: c),
+                                       dataset: try ImageDataset(images: pixels, labels: nil, channels: 1, height: 32, width: 32))
+        var schedule = TrainingSchedule()
+        schedule.steps = 3
+        schedule.checkpointEvery = 1
+        let session = TrainingSession(trainer: trainer, run: RunDirectory(dir), schedule: schedule)
+        session.report = { _ in }
+        session.nanRetries = 2
+        XCTAssertThrowsError(try session.run()) { error in
+            XCTAssertTrue("\(error)".contains("weight") && "\(error)".contains("at step 1"), "\(error)")
+            XCTAssertTrue("\(error)".contains("2 roll-back(s) with halved learning rates did not help"), "\(error)")
+        }
+        // What is on disk is the finite starting state, which loads.
+        let saved = try Checkpoint.read(dir + "/checkpoint.safetensors")
+        XCTAssertEqual(saved.step, 0)
+        XCTAssertNoThrow(try saved.makeGAN(path: dir + "/checkpoint.safetensors"))
+    }
+
     /// A divergence that keeps coming back uses up the retries and then stops; before the first checkpoint the run
     /// goes back to its starting state.
     func testRetriesRunOutAndEarlyDivergenceGoesBackToTheStart() throws {
