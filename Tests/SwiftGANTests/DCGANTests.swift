@@ -14,6 +14,20 @@ func smallConfiguration(size: Int = 32, width: Int = 4, batch: Int = 8) -> DCGAN
     return c
 }
 
+/// Four steps straight, and two steps + checkpoint at `checkpoint` + resumed + two more steps, of the same configuration.
+func trainStraightAndResumed(_ c: DCGANConfiguration, dataset: any TrainingSet,
+                             checkpoint path: String) throws -> (straight: DCGANTrainer, resumed: DCGANTrainer) {
+    let straight = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
+    for _ in 0..<4 { try straight.trainStep() }
+    let first = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
+    for _ in 0..<2 { try first.trainStep() }
+    try first.checkpoint().write(to: path)
+    let resumed = try DCGANTrainer.resuming(from: try Checkpoint.read(path), path: path, dataset: dataset)
+    XCTAssertEqual(resumed.step, 2)
+    for _ in 0..<2 { try resumed.trainStep() }
+    return (straight, resumed)
+}
+
 func temporaryDirectory(_ name: String) -> String {
     let path = NSTemporaryDirectory() + "swiftgan-tests-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -139,17 +153,7 @@ final class DCGANTests: XCTestCase {
         var rng = SplitMix64(seed: 1)
         let pixels = Tensor.randomUniform(shape: [40 * 32 * 32], lowerBound: -1, upperBound: 1, using: &rng).scalars
         let dataset = try ImageDataset(images: pixels, labels: nil, channels: 1, height: 32, width: 32)
-        let c = smallConfiguration()
-        let straight = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
-        for _ in 0..<4 { try straight.trainStep() }
-
-        let first = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
-        for _ in 0..<2 { try first.trainStep() }
-        let path = dir + "/c.safetensors"
-        try first.checkpoint().write(to: path)
-        let resumed = try DCGANTrainer.resuming(from: try Checkpoint.read(path), path: path, dataset: dataset)
-        XCTAssertEqual(resumed.step, 2)
-        for _ in 0..<2 { try resumed.trainStep() }
+        let (straight, resumed) = try trainStraightAndResumed(smallConfiguration(), dataset: dataset, checkpoint: dir + "/c.safetensors")
         let a = straight.gan.stateDictionary(), b = resumed.gan.stateDictionary()
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         for (name, t) in a {

@@ -64,16 +64,9 @@ final class GeneratorAverageTests: XCTestCase {
         let dir = temporaryDirectory("average")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let dataset = try randomDataset()
-        let c = averagedConfiguration(decay: 0.99)
-        let straight = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
-        for _ in 0..<4 { try straight.trainStep() }
-        let first = try DCGANTrainer(gan: DCGAN(configuration: c), dataset: dataset)
-        for _ in 0..<2 { try first.trainStep() }
         let path = dir + "/c.safetensors"
-        try first.checkpoint().write(to: path)
+        let (straight, resumed) = try trainStraightAndResumed(averagedConfiguration(decay: 0.99), dataset: dataset, checkpoint: path)
         XCTAssertNotNil(try SafeTensorsFile.read(path).tensors["averagedGenerator.blocks.0.conv.weight"])
-        let resumed = try DCGANTrainer.resuming(from: try Checkpoint.read(path), path: path, dataset: dataset)
-        for _ in 0..<2 { try resumed.trainStep() }
         let a = straight.gan.averagedGenerator!.stateDictionary(), b = resumed.gan.averagedGenerator!.stateDictionary()
         for (name, t) in a {
             let diff = zip(t.scalars, b[name]!.scalars).map { abs($0 - $1) }.max() ?? 0
