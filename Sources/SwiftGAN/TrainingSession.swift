@@ -121,6 +121,7 @@ public final class TrainingSession {
             return .finished
         }
         tensorBoard = try TensorBoardWriter(directory: directory.tensorboard)
+        if startStep > 0 { try tensorBoard?.addSessionStart(step: startStep + 1) }
         defer {
             try? tensorBoard?.close()
             tensorBoard = nil
@@ -212,6 +213,7 @@ public final class TrainingSession {
                + "halved the learning rate to \(rates) (retry \(rollbacks) of \(nanRetries))")
         try appendLine(String(format: "{\"step\":%d,\"rollback_to\":%d,\"learning_rate\":%.6g,\"time\":%.3f}\n", divergence.step,
                               checkpoint.step, c.learningRate, Date().timeIntervalSince1970))
+        try tensorBoard?.addSessionStart(step: checkpoint.step + 1)
     }
 
     /// Writes `configuration.json` and, for a GAN with named classes, `classes.json`.

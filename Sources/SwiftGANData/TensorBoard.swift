@@ -18,7 +18,9 @@ import Darwin
 // `Event` whose `file_version` is "brain.Event:2"; later ones hold a `Summary` with scalar or image values.
 // The protocol buffer fields used here are
 //
-//     Event          wall_time double = 1, step int64 = 2, file_version string = 3, summary Summary = 5
+//     Event          wall_time double = 1, step int64 = 2, file_version string = 3, summary Summary = 5,
+//                    session_log SessionLog = 7
+//     SessionLog     status enum = 1 (START = 1)
 //     Summary        value repeated Summary.Value = 1
 //     Summary.Value  tag string = 1, simple_value float = 2, image Summary.Image = 4
 //     Summary.Image  height int32 = 1, width int32 = 2, colorspace int32 = 3, encoded_image_string bytes = 4
@@ -152,13 +154,18 @@ public struct TensorBoardEvent: Equatable, Sendable {
     public var fileVersion: String?
     /// The summary's values (empty for the version event).
     public var values: [TensorBoardValue]
+    /// A `SessionLog` with status START: the run (re)starts at `step`, so TensorBoard drops the events of earlier
+    /// files at this step and later (steps a stopped run had logged and the resumed run logs again).
+    public var sessionStart: Bool
 
     /// An event with the given fields.
-    public init(wallTime: Double, step: Int64, fileVersion: String? = nil, values: [TensorBoardValue] = []) {
+    public init(wallTime: Double, step: Int64, fileVersion: String? = nil, values: [TensorBoardValue] = [],
+                sessionStart: Bool = false) {
         self.wallTime = wallTime
         self.step = step
         self.fileVersion = fileVersion
         self.values = values
+        self.sessionStart = sessionStart
     }
 
     /// The serialized `tensorflow.Event` protocol buffer.
@@ -188,6 +195,11 @@ public struct TensorBoardEvent: Equatable, Sendable {
             }
             event.bytes(field: 5, summary.output)
         }
+        if sessionStart {
+            var log = ProtobufWriter()
+            log.varint(field: 1, 1)   // SessionLog.status = START
+            event.bytes(field: 7, log.output)
+        }
         return event.output
     }
 
@@ -204,6 +216,11 @@ public struct TensorBoardEvent: Equatable, Sendable {
             case (2, .varint(let value)): step = Int64(bitPattern: value)
             case (3, .bytes(let text)): fileVersion = String(decoding: text, as: UTF8.self)
             case (5, .bytes(let summary)): values += try Self.decodeSummary(summary, path: path)
+            case (7, .bytes(let log)):
+                var logReader = ProtobufReader(bytes: log, path: path)
+                while let (logField, logItem) = try logReader.next() {
+                    if logField == 1, case .varint(let status) = logItem { sessionStart = status == 1 }
+                }
             default: break
             }
         }
@@ -294,6 +311,12 @@ public final class TensorBoardWriter {
 
     deinit {
         if descriptor >= 0 { _ = closeDescriptor(descriptor) }
+    }
+
+    /// Marks that training (re)starts at `step`: TensorBoard then discards what earlier event files hold for this
+    /// step and later, so steps logged by a run that stopped without a checkpoint are not shown twice.
+    public func addSessionStart(step: Int, wallTime: Date = Date()) throws {
+        try append(TensorBoardEvent(wallTime: wallTime.timeIntervalSince1970, step: Int64(step), sessionStart: true))
     }
 
     /// Appends a scalar, such as a loss, for `step`.

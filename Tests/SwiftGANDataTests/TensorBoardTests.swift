@@ -65,6 +65,14 @@ final class TensorBoardTests: XCTestCase {
                                                                        encoded: [0x89, 0x50, 0x4E, 0x47]))])
         XCTAssertEqual(image.encoded(), bytes(hex: "0900008040fc54d94110fdffffffffffffffff012a190a170a0773616d706c6573"
                                                   + "220c080210031801220489504e47"))
+
+        // A session (re)start at step 7: the bytes TensorBoard's own Event proto gives for
+        // Event(wall_time=1700000003, step=7, session_log=SessionLog(status=START)).
+        let start = TensorBoardEvent(wallTime: 1_700_000_003, step: 7, sessionStart: true)
+        XCTAssertEqual(start.encoded(), bytes(hex: "090000c040fc54d94110073a020801"))
+        let decoded = try? TensorBoardEvent(decoding: start.encoded(), path: "x")
+        XCTAssertEqual(decoded, start)
+        XCTAssertEqual((try? TensorBoardEvent(decoding: scalar.encoded(), path: "x"))?.sessionStart, false)
     }
 
     func testFramingLayout() throws {
