@@ -13,7 +13,7 @@ enum InterpolateCommand {
         OptionSpec("mode", "linear|spherical|both", "path through latent space", default: "both"),
         OptionSpec("scale", "N", "enlarge GIF frames N times (nearest neighbour)", default: "4"),
         OptionSpec("frame-delay", "CS", "GIF frame time in 1/100 s", default: "12"),
-        OptionSpec("class", "K", "for a conditional GAN: the class of every image", default: "0"),
+        OptionSpec("class", "K|NAME", "for a conditional GAN: the class of every image (0-based index, or a class folder's name)", default: "0"),
         OptionSpec("from-shape", "FILE", "3D models: start at this real shape (its latent is found by optimization)"),
         OptionSpec("to-shape", "FILE", "3D models: end at this real shape"),
         OptionSpec("from-index", "N", "which shape of a file holding many (4-D IDX, npy)", default: "0"),
@@ -70,10 +70,8 @@ enum InterpolateCommand {
         let meshFormat = options.string("mesh-format") ?? "obj"
         guard ["obj", "stl", "ply"].contains(meshFormat) else { throw UsageError("--mesh-format: '\(meshFormat)' is not obj, stl or ply") }
         var labels: [Int]? = nil
-        if let classes = c.classCount {
-            let k = try options.int("class", range: 0...Int.max) ?? 0
-            guard k < classes else { throw UsageError("--class: \(k) is out of range; the model has classes 0 to \(classes - 1)") }
-            labels = [Int](repeating: k, count: steps)
+        if c.classCount != nil {
+            labels = [Int](repeating: try classIndex(options.string("class") ?? "0", configuration: c, checkpoint: path), count: steps)
         }
         let size = c.imageChannels * c.imageSize * c.imageSize
         for mode in modes {

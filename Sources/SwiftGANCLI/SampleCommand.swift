@@ -45,18 +45,7 @@ enum SampleCommand {
                 columns = perClass
                 labels = (0..<classes).flatMap { [Int](repeating: $0, count: perClass) }
             } else if let text = options.string("class") {
-                // A number is the class's index (as documented), whatever the folder names; anything else a name.
-                let k: Int
-                if let number = Int(text), (0..<classes).contains(number) {
-                    k = number
-                } else if let names = c.classNames, let index = names.firstIndex(of: text) {
-                    k = index
-                } else {
-                    let named = c.classNames.map { " or one of " + $0.joined(separator: ", ") } ?? ""
-                    throw UsageError("--class: '\(text)' is not a class of \(path); give 0 to \(classes - 1)\(named)")
-                }
-                labels = [Int](repeating: k, count: count)
-                print("class \(k)" + (c.classNames.map { " (\($0[k]))" } ?? ""))
+                labels = [Int](repeating: try classIndex(text, configuration: c, checkpoint: path), count: count)
             } else {
                 labels = gan.randomLabels(count: count, seed: seed &+ 1)
             }
@@ -96,4 +85,21 @@ enum SampleCommand {
         }
         return 0
     }
+}
+
+/// The class that `--class TEXT` asks for: a number is the class's 0-based index, whatever the class folders are
+/// called; anything else is a class folder's name. Prints the class chosen.
+func classIndex(_ text: String, configuration c: DCGANConfiguration, checkpoint path: String) throws -> Int {
+    let classes = c.classCount ?? 0
+    let k: Int
+    if let number = Int(text), (0..<classes).contains(number) {
+        k = number
+    } else if let names = c.classNames, let index = names.firstIndex(of: text) {
+        k = index
+    } else {
+        let named = c.classNames.map { " or one of " + $0.joined(separator: ", ") } ?? ""
+        throw UsageError("--class: '\(text)' is not a class of \(path); give 0 to \(classes - 1)\(named)")
+    }
+    print("class \(k)" + (c.classNames.map { " (\($0[k]))" } ?? ""))
+    return k
 }

@@ -183,6 +183,10 @@ final class CommandLineTests: SwiftganProcessTestCase {
                        try Data(contentsOf: URL(fileURLWithPath: work + "/b/samples-seed0.png")))
         try assertError(["sample", "--checkpoint", checkpoint, "--class", "hats"], contains: "give 0 to 1 or one of boots, shirts")
         XCTAssertTrue(byName.stdout.contains("class 1 (shirts)"), byName.stdout)
+        let strip = try swiftgan(["interpolate", "--checkpoint", checkpoint, "--class", "shirts", "--steps", "3", "--out", "i"])
+        XCTAssertEqual(strip.status, 0, strip.stderr)
+        XCTAssertTrue(strip.stdout.contains("class 1 (shirts)"), strip.stdout)
+        try assertError(["interpolate", "--checkpoint", checkpoint, "--class", "hats"], contains: "'hats' is not a class")
         // A learning rate may change on resume; renamed class folders may not.
         let lowered = try swiftgan(["train", "--steps", "4", "--resume", "--out", "run", "--threads", "1", "--learning-rate", "0.0001"])
         XCTAssertEqual(lowered.status, 0, lowered.stderr)
