@@ -86,6 +86,9 @@ public final class TrainingSession {
     /// learning rates and continue (0: stop with `NonFiniteLossError`). With retries, a checkpoint is saved before the
     /// first step when there is none, so there is always a state to go back to.
     public var nanRetries = 0
+    /// The run folder's lock when the caller took it already (before loading data, say); otherwise `run()` takes
+    /// and releases it.
+    public var runLock: RunLock?
     /// Rollbacks made in this session.
     public private(set) var rollbacks = 0
     /// The event file of the current `run()`, nil outside it.
@@ -107,8 +110,8 @@ public final class TrainingSession {
     @discardableResult
     public func run() throws -> Outcome {
         try directory.create()
-        let lock = try RunLock(directory: directory)
-        defer { lock.release() }
+        let ownLock = runLock == nil ? try RunLock(directory: directory) : nil
+        defer { ownLock?.release() }
         if trainer.step > 0 { try forgetLogLinesAfter(step: trainer.step) }
         try writeConfiguration()
         let c = trainer.gan.configuration
@@ -294,10 +297,10 @@ public final class TrainingSession {
 
 /// An exclusive lock on a run folder (`RUN/.lock`, `flock`), held while a session trains, so two processes never
 /// write one run's checkpoint and log at once. The system releases it when the process ends, however it ends.
-struct RunLock {
+public struct RunLock {
     let descriptor: Int32
 
-    init(directory: RunDirectory) throws {
+    public init(directory: RunDirectory) throws {
         let path = directory.path + "/.lock"
         descriptor = open(path, O_RDWR | O_CREAT, 0o644)
         guard descriptor >= 0 else { throw DataError.writeFailed(path: path, reason: "cannot create the run's lock file") }
@@ -312,7 +315,7 @@ struct RunLock {
         _ = pid.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
     }
 
-    func release() {
+    public func release() {
         _ = flock(descriptor, LOCK_UN)
         close(descriptor)
     }

@@ -68,6 +68,8 @@ enum TrainCommand {
         let run = RunDirectory(options.string("out") ?? "runs/\(dataName)")
         let hasCheckpoint = FileManager.default.fileExists(atPath: run.checkpoint)
         try run.create()  // before loading data, so a bad --out fails at once
+        let lock = try RunLock(directory: run)  // and so does a run folder that another process is training in
+        defer { lock.release() }
 
         let trainer: DCGANTrainer
         if options.has("resume") {
@@ -141,6 +143,7 @@ enum TrainCommand {
         }
 
         let session = TrainingSession(trainer: trainer, run: run, schedule: schedule)
+        session.runLock = lock
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         session.shouldStop = { stopRequested != 0 }
