@@ -143,15 +143,21 @@ extension BatchNorm {
         return self(input).relu()
     }
 
-    /// `x * a + b` per channel with `a = gamma / sqrt(runningVariance + eps)`, `b = beta - runningMean * a`, as a
-    /// constant, in one pass.
-    func evaluationAffine(_ input: Tensor, relu: Bool) -> Tensor {
-        precondition(input.rank >= 2 && input.shape[1] == weight.value.scalarCount,
-                     "BatchNorm: input shape \(input.shape) does not have \(weight.value.scalarCount) channels on axis 1")
+    /// The evaluation-mode normalization as one scale and shift per channel: `x * a + b` with
+    /// `a = gamma / sqrt(runningVariance + eps)`, `b = beta - runningMean * a`.
+    public var evaluationScaleAndShift: (scale: [Float], shift: [Float]) {
         let gamma = weight.value.scalars, beta = bias.value.scalars
         let mean = runningMean.value.scalars, variance = runningVariance.value.scalars
         let scale = (0..<gamma.count).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
         let shift = (0..<gamma.count).map { beta[$0] - mean[$0] * scale[$0] }
+        return (scale, shift)
+    }
+
+    /// `x * a + b` per channel (see `evaluationScaleAndShift`), as a constant, in one pass.
+    func evaluationAffine(_ input: Tensor, relu: Bool) -> Tensor {
+        precondition(input.rank >= 2 && input.shape[1] == weight.value.scalarCount,
+                     "BatchNorm: input shape \(input.shape) does not have \(weight.value.scalarCount) channels on axis 1")
+        let (scale, shift) = evaluationScaleAndShift
         return input.channelAffine(scale: scale, shift: shift, relu: relu)
     }
 }

@@ -35,22 +35,51 @@ extension Tensor {
     /// `(in - 1) * stride - 2 * padding + kernel + outputPadding`.
     public static func transposedConvolution(_ input: Tensor, _ weight: Tensor, stride: [Int], padding: [Int],
                                              outputPadding: [Int]? = nil) -> Tensor {
-        let spatial = input.rank - 2
-        precondition(spatial >= 1 && spatial <= 3 && weight.rank == input.rank,
-                     "transposedConvolution: input shape \(input.shape) and weight shape \(weight.shape) need rank 3, 4 or 5 each")
-        precondition(weight.shape[0] == input.shape[1],
-                     "transposedConvolution: input shape \(input.shape) has \(input.shape[1]) channels but weight shape \(weight.shape) expects \(weight.shape[0])")
-        let kernel = Array(weight.shape[2...]), size = Array(input.shape[2...])
+        let g = transposedConvolutionGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding,
+                                              outputPadding: outputPadding, name: "transposedConvolution")
+        return convolutionBackwardData(input, weight, geometry: g)
+    }
+
+    /// The convolution whose input gradient is the transposed convolution of `input` with `weight`: it maps the
+    /// transposed convolution's output back to its input.
+    static func transposedConvolutionGeometry(input: [Int], weight: [Int], stride: [Int], padding: [Int],
+                                              outputPadding: [Int]?, name: String) -> ConvolutionGeometry {
+        let spatial = input.count - 2
+        precondition(spatial >= 1 && spatial <= 3 && weight.count == input.count,
+                     "\(name): input shape \(input) and weight shape \(weight) need rank 3, 4 or 5 each")
+        precondition(weight[0] == input[1],
+                     "\(name): input shape \(input) has \(input[1]) channels but weight shape \(weight) expects \(weight[0])")
+        let kernel = Array(weight[2...]), size = Array(input[2...])
         let extra = outputPadding ?? [Int](repeating: 0, count: spatial)
         let out = ConvolutionGeometry.transposedOutputSize(inputSize: size, kernelSize: kernel, stride: stride,
                                                            padding: padding, outputPadding: extra)
-        // The convolution whose input gradient this is: it maps the output back to the input.
-        let g = ConvolutionGeometry(batch: input.shape[0], inputChannels: weight.shape[1], outputChannels: weight.shape[0],
+        let g = ConvolutionGeometry(batch: input[0], inputChannels: weight[1], outputChannels: weight[0],
                                     inputSize: out, outputSize: size, kernelSize: kernel, stride: stride, padding: padding)
         if let problem = g.problem {
-            preconditionFailure("transposedConvolution: input shape \(input.shape), weight shape \(weight.shape), output padding \(extra): \(problem)")
+            preconditionFailure("\(name): input shape \(input), weight shape \(weight), output padding \(extra): \(problem)")
         }
-        return convolutionBackwardData(input, weight, geometry: g)
+        return g
+    }
+
+    /// Inference only (records no gradient): `stages` applied in turn to `input`, each a transposed convolution
+    /// followed by `activation(x + bias)` per output channel. Equal to the same ops one by one, but the activations
+    /// stay in oneDNN's blocked layout between stages and bias and activation take one pass; a DCGAN generator in
+    /// evaluation mode, its batch normalization folded into weights and bias, is such a chain.
+    public static func transposedConvolutionChain(_ input: Tensor, stages: [TransposedConvolutionStage]) -> Tensor {
+        precondition(!stages.isEmpty, "transposedConvolutionChain: no stages")
+        var shape = input.shape
+        var kernelStages: [TransposedConvolutionChain.Stage] = []
+        for stage in stages {
+            let g = transposedConvolutionGeometry(input: shape, weight: stage.weight.shape, stride: stage.stride,
+                                                  padding: stage.padding, outputPadding: nil, name: "transposedConvolutionChain")
+            let activation: TransposedConvolutionChain.Activation = stage.activation == .relu ? .relu : .tanh
+            kernelStages.append(TransposedConvolutionChain.Stage(geometry: g, weight: stage.weight.scalars, bias: stage.bias,
+                                                                 activation: activation))
+            shape = [g.batch, g.inputChannels] + g.inputSize
+        }
+        return Tensor(shape: shape, initializingWith: { out, _ in
+            TransposedConvolutionChain.run(kernelStages, input: input.storage.pointer, output: out)
+        })
     }
 
     static func convolution(_ x: Tensor, _ w: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
@@ -81,5 +110,26 @@ extension Tensor {
             [!x.needsGradient(asInput: 0) ? nil : convolutionBackwardData(gy, upstream, geometry: g),
              !gy.needsGradient(asInput: 1) ? nil : convolution(x, upstream, geometry: g)]
         }
+    }
+}
+
+/// One stage of `Tensor.transposedConvolutionChain`: a transposed convolution (`weight [in, out, kernel...]`, no output
+/// padding), then `activation(x + bias)` per output channel.
+public struct TransposedConvolutionStage {
+    public enum Activation { case relu, tanh }
+    public var weight: Tensor
+    public var bias: [Float]
+    public var stride: [Int]
+    public var padding: [Int]
+    public var activation: Activation
+
+    public init(weight: Tensor, bias: [Float], stride: [Int], padding: [Int], activation: Activation) {
+        precondition(weight.rank >= 3 && bias.count == weight.shape[1],
+                     "TransposedConvolutionStage: \(bias.count) biases for weight shape \(weight.shape)")
+        self.weight = weight
+        self.bias = bias
+        self.stride = stride
+        self.padding = padding
+        self.activation = activation
     }
 }

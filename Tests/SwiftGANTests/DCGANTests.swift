@@ -416,3 +416,56 @@ final class RunFolderTests: XCTestCase {
         XCTAssertTrue(reports.contains { $0.contains("dropped 3 log line(s) of steps after 4") }, "\(reports)")
     }
 }
+
+/// Sampling through the folded chain gives what the layers give one by one.
+final class EvaluationChainTests: XCTestCase {
+    func check(_ configuration: DCGANConfiguration) {
+        let gan = DCGAN(configuration: configuration)
+        let generator = gan.generator
+        // Batch-norm statistics and scales away from their initial values, so folding them matters.
+        var rng = SplitMix64(seed: 9)
+        for block in generator.blocks {
+            guard let norm = block.norm else { continue }
+            let c = norm.weight.value.scalarCount
+            norm.runningMean.value = Tensor.randomNormal(shape: [c], using: &rng) * 0.5
+            norm.runningVariance.value = Tensor(shape: [c], scalars: (0..<c).map { _ in Float.random(in: 0.5...2, using: &rng) })
+            norm.bias.value = Tensor.randomNormal(shape: [c], using: &rng) * 0.3
+        }
+        let z = gan.latents(count: 5, seed: 3)
+        generator.setTraining(false)
+        let layerByLayer = GradientRecording.withoutRecording { generator(z) }
+        generator.setTraining(true)
+        XCTAssertNotNil(generator.evaluationChain())
+        let chained = gan.generate(z, batchSize: 4)
+        XCTAssertEqual(chained.shape, layerByLayer.shape)
+        let a = chained.scalars, b = layerByLayer.scalars
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThan(worst, 1e-4, "largest difference \(worst)")
+        XCTAssertGreaterThan(Set(b).count, b.count / 2, "most pixels differ from each other")
+    }
+
+    func testImageGenerator() {
+        var c = DCGANConfiguration()
+        c.imageSize = 32
+        c.generatorWidth = 12
+        c.discriminatorWidth = 8
+        check(c)
+    }
+
+    func testVolumeGenerator() {
+        var c = DCGANConfiguration()
+        c.spatialRank = 3
+        c.imageSize = 16
+        c.generatorWidth = 8
+        c.discriminatorWidth = 8
+        check(c)
+    }
+
+    func testConditionalGeneratorHasNoChain() {
+        var c = DCGANConfiguration()
+        c.imageSize = 32
+        c.classCount = 3
+        c.generatorWidth = 8
+        XCTAssertNil(DCGAN(configuration: c).generator.evaluationChain())
+    }
+}
