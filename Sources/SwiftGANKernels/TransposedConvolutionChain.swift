@@ -4,9 +4,10 @@ import Foundation
 /// Transposed convolutions run one after another for inference, each followed by a per-channel bias and an
 /// activation: a DCGAN generator in evaluation mode, with its batch normalization folded into the weights and bias.
 ///
-/// Unlike `Convolution.backwardData` called stage by stage, the activations stay in oneDNN's blocked layout
-/// (8 channels interleaved) from one stage to the next: only the first input and the last output are reordered,
-/// and bias and activation are applied in place on the blocked buffer in one pass.
+/// Unlike `Convolution.backwardData` called stage by stage, the activations stay in the layout oneDNN's kernels
+/// chose (8 or 16 channels interleaved) from one stage to the next, and bias and activation are applied in place on
+/// that buffer in one pass; stages that `GemmConvolution` handles better (the first, whole-window stage and a last
+/// stage with few output channels) run there on plain buffers.
 public enum TransposedConvolutionChain {
     public enum Activation: Sendable { case relu, tanh }
 
@@ -159,6 +160,37 @@ extension OneDNN {
             let g = stage.geometry
             let s = shapes(g)
             let isLast = index == stages.count - 1
+            if let route = GemmConvolution.route(for: g) {
+                // A shape oneDNN handles badly (see GemmConvolution): on plain buffers.
+                var plainInputMD = memoryDesc(s.dst, tag: plainTag(rank: s.dst.count, isWeight: false))
+                var inputHandle: UnsafeMutableRawPointer? = nil
+                var reordered: UnsafeMutableRawPointer? = nil
+                if dnnl_memory_desc_equal(&currentMD, &plainInputMD) != 0 {
+                    check(dnnl_memory_get_data_handle(current, &inputHandle), "data handle")
+                } else {
+                    let (m, p) = newBuffer(&plainInputMD)
+                    scratch.reorder(from: current, &currentMD, to: m, &plainInputMD)
+                    wait()
+                    (inputHandle, reordered) = (p, p)
+                }
+                let target = isLast ? output : UnsafeMutablePointer<Float>.allocate(capacity: g.inputElementCount)
+                stage.weight.withUnsafeBufferPointer { w in
+                    GemmConvolution.backwardData(g, route: route, gradOutput: inputHandle!.assumingMemoryBound(to: Float.self),
+                                                 weight: w.baseAddress!, gradInput: target)
+                }
+                reordered?.deallocate()
+                owned?.deallocate()
+                owned = nil
+                TransposedConvolutionChain.applyBiasAndActivation(target, layout: .plain, batch: g.batch, channels: g.inputChannels,
+                                                                  spatial: g.inputSize.reduce(1, *), bias: stage.bias,
+                                                                  activation: stage.activation)
+                if !isLast {
+                    currentMD = memoryDesc(s.src, tag: plainTag(rank: s.src.count, isWeight: false))
+                    current = scratch.memory(&currentMD, handle: UnsafeMutableRawPointer(target))
+                    owned = UnsafeMutableRawPointer(target)
+                }
+                continue
+            }
             let forward = forwardDescriptor(g, scratch: scratch)
             var diffSrc = memoryDesc(s.src, tag: dnnl_format_tag_any)
             var wei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
