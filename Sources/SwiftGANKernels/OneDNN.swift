@@ -154,6 +154,22 @@ enum OneDNN {
         return pd!
     }
 
+    /// Backward-data primitive descriptor with "any" layouts.
+    static func backwardDataDescriptor(_ g: ConvolutionGeometry, forward: dnnl_primitive_desc_t, scratch: Scratch) -> dnnl_primitive_desc_t {
+        let s = shapes(g)
+        var diffSrc = memoryDesc(s.src, tag: dnnl_format_tag_any)
+        var wei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
+        var diffDst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
+        var strides = dims(g.stride), padL = dims(g.padding), padR = dims(g.paddingAfter)
+        var desc = dnnl_convolution_desc_t()
+        check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &wei, &diffDst,
+                                                       &strides, &padL, &padR), "backward-data descriptor \(g)")
+        var pd: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, forward), "backward-data primitive \(g)")
+        scratch.descs.append(pd!)
+        return pd!
+    }
+
     static func query(_ pd: dnnl_primitive_desc_t, _ what: dnnl_query_t) -> UnsafePointer<dnnl_memory_desc_t> {
         guard let md = dnnl_primitive_desc_query_md(pd, what, 0) else { fatalError("oneDNN query failed") }
         return md
@@ -175,23 +191,14 @@ enum OneDNN {
                               chosen: query(forward, dnnl_query_dst_md))
             execute(scratch, forward, inputs: [src, wei], output: dst)
         case .backwardData:
-            var diffSrc = memoryDesc(s.src, tag: dnnl_format_tag_any)
-            var wei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
-            var diffDst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
-            var strides = dims(g.stride), padL = dims(g.padding), padR = dims(g.paddingAfter)
-            var desc = dnnl_convolution_desc_t()
-            check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &wei, &diffDst,
-                                                           &strides, &padL, &padR), "backward-data descriptor \(g)")
-            var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, forward), "backward-data primitive \(g)")
-            scratch.descs.append(pd!)
+            let pd = backwardDataDescriptor(g, forward: forward, scratch: scratch)
             let dd = operand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, isWeight: false, buffer: mutableA,
-                             chosen: query(pd!, dnnl_query_diff_dst_md))
+                             chosen: query(pd, dnnl_query_diff_dst_md))
             let w = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true, buffer: mutableB,
-                            chosen: query(pd!, dnnl_query_weights_md))
+                            chosen: query(pd, dnnl_query_weights_md))
             let ds = operand(scratch, argument: Int32(DNNL_ARG_DIFF_SRC), shape: s.src, isWeight: false, buffer: result,
-                             chosen: query(pd!, dnnl_query_diff_src_md))
-            execute(scratch, pd!, inputs: [dd, w], output: ds)
+                             chosen: query(pd, dnnl_query_diff_src_md))
+            execute(scratch, pd, inputs: [dd, w], output: ds)
         case .backwardWeights:
             var src = memoryDesc(s.src, tag: dnnl_format_tag_any)
             var diffWei = memoryDesc(s.weights, tag: dnnl_format_tag_any)

@@ -191,18 +191,7 @@ extension OneDNN {
                 }
                 continue
             }
-            let forward = forwardDescriptor(g, scratch: scratch)
-            var diffSrc = memoryDesc(s.src, tag: dnnl_format_tag_any)
-            var wei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
-            var diffDst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
-            var strides = dims(g.stride), padL = dims(g.padding), padR = dims(g.paddingAfter)
-            var desc = dnnl_convolution_desc_t()
-            check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &wei, &diffDst,
-                                                           &strides, &padL, &padR), "backward-data descriptor \(g)")
-            var created: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&created, &desc, nil, context.engine, forward), "backward-data primitive \(g)")
-            let pd = created!
-            scratch.descs.append(pd)
+            let pd = backwardDataDescriptor(g, forward: forwardDescriptor(g, scratch: scratch), scratch: scratch)
 
             // The stage input: reordered only when the primitive wants another layout than the one it is in.
             let inputMD = query(pd, dnnl_query_diff_dst_md)
