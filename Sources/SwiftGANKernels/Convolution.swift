@@ -1,14 +1,14 @@
 import Foundation
 
-/// Fast convolution kernels (oneDNN, or OpenBLAS matrix products for the shapes in `GemmConvolution`), with the same
-/// signatures as `ReferenceConvolution`.
+/// Fast convolution kernels (oneDNN, or one OpenBLAS matrix product for `WholeWindowConvolution`'s shapes), with the
+/// same signatures as `ReferenceConvolution`.
 ///
 /// Buffers are plain row-major: input `[N, C, spatial...]`, weight `[O, C, kernel...]`, output `[N, O, spatial...]`.
 /// The geometry must be valid (`geometry.problem == nil`); callers check it and report their own error.
 public enum Convolution {
-    /// Profile names: the matrix-product route when one is taken, and under `SWIFTGAN_PROFILE=shapes` the layer's shape.
-    static func label(_ g: ConvolutionGeometry, _ route: GemmConvolution.Route?) -> String {
-        let via = route.map { $0 == .wholeWindow ? " (whole-window GEMM)" : " (im2col GEMM)" } ?? ""
+    /// Profile names: the matrix-product route when it is taken, and under `SWIFTGAN_PROFILE=shapes` the layer's shape.
+    static func label(_ g: ConvolutionGeometry, wholeWindow: Bool) -> String {
+        let via = wholeWindow ? " (whole-window GEMM)" : ""
         guard KernelProfile.byShape else { return via }
         return via + " \(g.inputChannels)x\(g.inputSize) -> \(g.outputChannels)x\(g.outputSize) (\(String(format: "%.2f", g.forwardFlops / 1e9)) GFLOP)"
     }
@@ -17,10 +17,10 @@ public enum Convolution {
     public static func forward(_ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                output: UnsafeMutablePointer<Float>) {
         precondition(g.problem == nil, g.problem ?? "")
-        let route = GemmConvolution.route(for: g)
-        KernelProfile.measure("conv forward \(g.spatialRank)D" + label(g, route)) {
-            if let route {
-                GemmConvolution.forward(g, route: route, input: input, weight: weight, output: output)
+        let wholeWindow = WholeWindowConvolution.applies(to: g)
+        KernelProfile.measure("conv forward \(g.spatialRank)D" + label(g, wholeWindow: wholeWindow)) {
+            if wholeWindow {
+                WholeWindowConvolution.forward(g, input: input, weight: weight, output: output)
             } else {
                 OneDNN.convolution(g, pass: .forward, a: input, b: weight, result: output)
             }
@@ -31,10 +31,10 @@ public enum Convolution {
     public static func backwardData(_ g: ConvolutionGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                     gradInput: UnsafeMutablePointer<Float>) {
         precondition(g.problem == nil, g.problem ?? "")
-        let route = GemmConvolution.route(for: g)
-        KernelProfile.measure("conv backward data \(g.spatialRank)D" + label(g, route)) {
-            if let route {
-                GemmConvolution.backwardData(g, route: route, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        let wholeWindow = WholeWindowConvolution.applies(to: g)
+        KernelProfile.measure("conv backward data \(g.spatialRank)D" + label(g, wholeWindow: wholeWindow)) {
+            if wholeWindow {
+                WholeWindowConvolution.backwardData(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
             } else {
                 OneDNN.convolution(g, pass: .backwardData, a: gradOutput, b: weight, result: gradInput)
             }
@@ -45,10 +45,10 @@ public enum Convolution {
     public static func backwardWeights(_ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                        gradWeight: UnsafeMutablePointer<Float>) {
         precondition(g.problem == nil, g.problem ?? "")
-        let route = GemmConvolution.route(for: g)
-        KernelProfile.measure("conv backward weights \(g.spatialRank)D" + label(g, route)) {
-            if let route {
-                GemmConvolution.backwardWeights(g, route: route, input: input, gradOutput: gradOutput, gradWeight: gradWeight)
+        let wholeWindow = WholeWindowConvolution.applies(to: g)
+        KernelProfile.measure("conv backward weights \(g.spatialRank)D" + label(g, wholeWindow: wholeWindow)) {
+            if wholeWindow {
+                WholeWindowConvolution.backwardWeights(g, input: input, gradOutput: gradOutput, gradWeight: gradWeight)
             } else {
                 OneDNN.convolution(g, pass: .backwardWeights, a: input, b: gradOutput, result: gradWeight)
             }

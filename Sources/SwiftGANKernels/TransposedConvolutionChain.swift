@@ -6,8 +6,8 @@ import Foundation
 ///
 /// Unlike `Convolution.backwardData` called stage by stage, the activations stay in the layout oneDNN's kernels
 /// chose (8 or 16 channels interleaved) from one stage to the next, and bias and activation are applied in place on
-/// that buffer in one pass; stages that `GemmConvolution` handles better (the first, whole-window stage and a last
-/// stage with few output channels) run there on plain buffers.
+/// that buffer in one pass; a whole-window stage (the first, from 1x1 latent vectors) is one matrix product on plain
+/// buffers (`WholeWindowConvolution`).
 public enum TransposedConvolutionChain {
     public enum Activation: Sendable { case relu, tanh }
 
@@ -160,8 +160,8 @@ extension OneDNN {
             let g = stage.geometry
             let s = shapes(g)
             let isLast = index == stages.count - 1
-            if let route = GemmConvolution.route(for: g) {
-                // A shape oneDNN handles badly (see GemmConvolution): on plain buffers.
+            if WholeWindowConvolution.applies(to: g) {
+                // The first stage from 1x1 latent vectors: one matrix product on plain buffers (see WholeWindowConvolution).
                 var plainInputMD = memoryDesc(s.dst, tag: plainTag(rank: s.dst.count, isWeight: false))
                 var inputHandle: UnsafeMutableRawPointer? = nil
                 var reordered: UnsafeMutableRawPointer? = nil
@@ -175,7 +175,7 @@ extension OneDNN {
                 }
                 let target = isLast ? output : UnsafeMutablePointer<Float>.allocate(capacity: g.inputElementCount)
                 stage.weight.withUnsafeBufferPointer { w in
-                    GemmConvolution.backwardData(g, route: route, gradOutput: inputHandle!.assumingMemoryBound(to: Float.self),
+                    WholeWindowConvolution.backwardData(g, gradOutput: inputHandle!.assumingMemoryBound(to: Float.self),
                                                  weight: w.baseAddress!, gradInput: target)
                 }
                 reordered?.deallocate()
