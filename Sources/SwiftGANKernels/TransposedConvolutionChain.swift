@@ -83,7 +83,9 @@ public enum TransposedConvolutionChain {
             }
             // [spatial, width] per row: SIMD8 groups of channels.
             let raw = UnsafeMutableRawPointer(base)
-            for group in 0..<(width / 8) {
+            // Groups holding only padding channels stay 0 (ReLU and tanh keep 0), so they are skipped.
+            let realGroups = min(width, channels - block * width + 7) / 8
+            for group in 0..<realGroups {
                 let first = block * width + group * 8
                 let shift = SIMD8<Float>(padded[first..<(first + 8)])
                 switch activation {
@@ -95,8 +97,9 @@ public enum TransposedConvolutionChain {
                         raw.storeBytes(of: v.replacing(with: zero, where: v .< zero), toByteOffset: offset, as: SIMD8<Float>.self)
                     }
                 case .tanh:
+                    let lanes = min(8, channels - first)
                     for s in 0..<spatial {
-                        for lane in 0..<8 { base[s * width + group * 8 + lane] = tanhf(base[s * width + group * 8 + lane] + shift[lane]) }
+                        for lane in 0..<lanes { base[s * width + group * 8 + lane] = tanhf(base[s * width + group * 8 + lane] + shift[lane]) }
                     }
                 }
             }
