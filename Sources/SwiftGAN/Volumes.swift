@@ -21,6 +21,31 @@ extension VoxelDataset {
         return try VoxelDataset(occupancy: occupancy, count: grids.count, size: size)
     }
 
+    /// The axis that points up in the shapes at `path` as they are stored: y (1) for `.binvox` files or a folder
+    /// holding them (ShapeNet's convention), z (2) otherwise (ModelNet's grids and most meshes).
+    public static func storedUpAxis(_ path: String) -> Int {
+        if path.lowercased().hasSuffix(".binvox") { return 1 }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.contains { $0.lowercased().hasSuffix(".binvox") } ? 1 : 2
+    }
+
+    /// Shapes from `path` to compare with a model's (fitting, evaluation): resampled to `size`^3 and turned so that
+    /// their up axis is `upAxis` (a y-up `.binvox` shape against a z-up model is rotated a quarter turn about x). An
+    /// empty shape is refused, as in training.
+    public static func loadForComparison(_ path: String, size: Int, upAxis: Int) throws -> [VoxelGrid] {
+        let stored = storedUpAxis(path)
+        return try VoxelIO.load(path, size: size).enumerated().map { i, grid in
+            guard grid.occupiedCount > 0 else {
+                throw DataError.invalidDataset("\(path): shape \(i) is empty (no occupied voxels)")
+            }
+            switch (stored, upAxis) {
+            case (1, 2): return grid.rotatedQuarterTurnAboutX(yUpToZUp: true)
+            case (2, 1): return grid.rotatedQuarterTurnAboutX(yUpToZUp: false)
+            default: return grid
+            }
+        }
+    }
+
     /// The shapes as grids of occupancy in [0, 1].
     public var grids: [VoxelGrid] {
         let n = size * size * size

@@ -35,7 +35,6 @@ enum EvaluateCommand {
         let options = try ParsedArguments(arguments, specs: specs, command: "evaluate")
         guard let checkpointPath = options.string("checkpoint") else { throw UsageError("evaluate: --checkpoint PATH is required") }
         var settings = EvaluationOptions()
-        settings.count = try options.int("count", range: 10...1_000_000) ?? settings.count
         settings.seed = try options.uint64("seed") ?? settings.seed
         settings.kidSubsetSize = try options.int("kid-subset-size", range: 2...1_000_000) ?? settings.kidSubsetSize
         settings.kidSubsets = try options.int("kid-subsets", range: 1...100_000) ?? settings.kidSubsets
@@ -45,6 +44,10 @@ enum EvaluateCommand {
         let checkpoint = try Checkpoint.read(checkpointPath)
         let gan = try checkpoint.makeGAN(path: checkpointPath)
         let data = options.string("data") ?? checkpoint.configuration.dataset
+        // The count's range depends on the checkpoint: shapes are compared pairwise, images in feature space.
+        if gan.configuration.spatialRank != 3 {
+            settings.count = try options.int("count", range: 10...1_000_000) ?? settings.count
+        }
         if gan.configuration.spatialRank == 3 {
             if options.has("classifier") || options.has("baselines") {
                 throw UsageError("evaluate: \(checkpointPath) is a 3D checkpoint, scored by MMD and coverage against real shapes; "
@@ -120,7 +123,8 @@ enum ShapeEvaluation {
     static func run(gan: DCGAN, checkpoint: Checkpoint, checkpointPath: String, data: String, count: Int, seed: UInt64,
                     out: String?) throws -> Int32 {
         let started = Date()
-        let real = try VoxelIO.load(data, size: gan.configuration.imageSize).map { $0.binarized() }
+        let c = gan.configuration
+        let real = try VoxelDataset.loadForComparison(data, size: c.imageSize, upAxis: c.upAxis).map { $0.binarized() }
         guard real.count >= 2 * count else {
             throw UsageError("\(data) holds \(real.count) shapes; --count \(count) needs at least \(2 * count) (a reference set and a real baseline)")
         }

@@ -60,11 +60,13 @@ enum InterpolateCommand {
         var a = gan.latents(count: 1, seed: fromSeed).scalars, b = gan.latents(count: 1, seed: toSeed).scalars
         if options.has("from-shape") || options.has("to-shape") {
             guard c.spatialRank == 3 else { throw UsageError("--from-shape and --to-shape need a 3D (volumetric) checkpoint") }
+            // Every option is read before the first (slow) fit.
+            let fromIndex = try options.int("from-index") ?? 0, toIndex = try options.int("to-index") ?? 0
             if let path = options.string("from-shape") {
-                a = try VolumeOutput.fitShape(path, index: try options.int("from-index") ?? 0, gan: gan)
+                a = try VolumeOutput.fitShape(path, index: fromIndex, gan: gan)
             }
             if let path = options.string("to-shape") {
-                b = try VolumeOutput.fitShape(path, index: try options.int("to-index") ?? 0, gan: gan)
+                b = try VolumeOutput.fitShape(path, index: toIndex, gan: gan)
             }
         }
         let meshFormat = options.string("mesh-format") ?? "obj"
@@ -117,7 +119,8 @@ enum InterpolateCommand {
 enum VolumeOutput {
     /// The latent of shape number `index` in `path` (resampled to the model's size), found by optimization.
     static func fitShape(_ path: String, index: Int, gan: DCGAN) throws -> [Float] {
-        let shapes = try VoxelIO.load(path, size: gan.configuration.imageSize)
+        let c = gan.configuration
+        let shapes = try VoxelDataset.loadForComparison(path, size: c.imageSize, upAxis: c.upAxis)
         guard index < shapes.count else {
             throw UsageError("\(path) holds \(shapes.count) shape(s); index \(index) is out of range")
         }
@@ -138,6 +141,12 @@ enum VolumeOutput {
         frames += frames.dropFirst().dropLast().reversed()
         let gifPath = "\(out)/interpolation-\(mode).gif"
         try GIFEncoder.write(frames: frames, to: gifPath, delayCentiseconds: delay)
+        // Step meshes of an earlier run in the same folder would sit beside this run's and look like part of it.
+        let meshFolder = "\(out)/meshes-\(mode)"
+        let stale = ((try? FileManager.default.contentsOfDirectory(atPath: meshFolder)) ?? []).filter { name in
+            name.hasPrefix("step-") && ["obj", "stl", "ply"].contains((name as NSString).pathExtension)
+        }
+        for name in stale { try? FileManager.default.removeItem(atPath: "\(meshFolder)/\(name)") }
         for (i, grid) in grids.enumerated() {
             let mesh = MarchingCubes.mesh(from: grid)
             let path = "\(out)/meshes-\(mode)/step-\(String(format: "%02d", i)).\(meshFormat)"

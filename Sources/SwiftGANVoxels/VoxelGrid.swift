@@ -155,4 +155,20 @@ public struct VoxelGrid: Equatable, Sendable {
     public var hasValidValues: Bool {
         values.allSatisfy { $0 >= 0 && $0 <= 1 }
     }
+
+    /// The grid turned a quarter turn about the x axis (a proper rotation, no mirroring): with `yUpToZUp`, what pointed
+    /// up along y points up along z (`new[x][y][z] = old[x][z][size - 1 - y]`); otherwise the inverse.
+    public func rotatedQuarterTurnAboutX(yUpToZUp: Bool) -> VoxelGrid {
+        let n = size
+        var out = [Float](repeating: 0, count: values.count)
+        for x in 0..<n {
+            for y in 0..<n {
+                for z in 0..<n {
+                    let source = yUpToZUp ? (x * n + z) * n + (n - 1 - y) : (x * n + (n - 1 - z)) * n + y
+                    out[(x * n + y) * n + z] = values[source]
+                }
+            }
+        }
+        return VoxelGrid(size: n, values: out)
+    }
 }

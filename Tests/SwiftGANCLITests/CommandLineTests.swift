@@ -227,4 +227,34 @@ final class CommandLineTests: SwiftganProcessTestCase {
         try assertError(["data", "preview", "missing-folder", "--out", "x.png"], contains: "missing-folder")
         try assertError(["data", "preview", images, "--out", "x.png", "--image-size", "48"], contains: "32 or 64")
     }
+
+    /// A tiny volumetric GAN: interpolation into a reused folder keeps only its own meshes, shapes given to fit are
+    /// checked before the first fit, an empty shape is refused, and evaluate takes the shape counts it states.
+    func testVolumetricInterpolateAndEvaluateEdges() throws {
+        let n = 32, cube = 32 * 32 * 32
+        var voxels = [UInt8](repeating: 0, count: 4 * cube)
+        for i in 0..<4 { for z in 4..<(12 + 4 * i) { for y in 8..<24 { for x in 8..<24 { voxels[i * cube + (z * n + y) * n + x] = 1 } } } }
+        try IDX.write(IDXArray(shape: [4, n, n, n], bytes: voxels), to: work + "/blocks-idx4-ubyte.gz")
+        try IDX.write(IDXArray(shape: [1, n, n, n], bytes: [UInt8](repeating: 0, count: cube)), to: work + "/empty-idx4-ubyte.gz")
+        let trained = try swiftgan(["train", "--data", "blocks-idx4-ubyte.gz", "--image-size", "32", "--width", "4",
+                                    "--batch-size", "2", "--steps", "2", "--out", "v", "--threads", "1"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let checkpoint = "v/checkpoint.safetensors"
+
+        XCTAssertEqual(try swiftgan(["interpolate", "--checkpoint", checkpoint, "--steps", "5", "--out", "i"]).status, 0)
+        let again = try swiftgan(["interpolate", "--checkpoint", checkpoint, "--steps", "3", "--out", "i"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let meshes = try FileManager.default.contentsOfDirectory(atPath: work + "/i/meshes-spherical").sorted()
+        XCTAssertEqual(meshes, ["step-00.obj", "step-01.obj", "step-02.obj"])
+
+        try assertError(["interpolate", "--checkpoint", checkpoint, "--from-shape", "blocks-idx4-ubyte.gz", "--to-shape",
+                         "blocks-idx4-ubyte.gz", "--to-index", "-1"], contains: "--to-index")
+        try assertError(["interpolate", "--checkpoint", checkpoint, "--from-shape", "empty-idx4-ubyte.gz"],
+                        contains: "empty-idx4-ubyte.gz: shape 0 is empty")
+        try assertError(["evaluate", "--checkpoint", checkpoint, "--data", "empty-idx4-ubyte.gz"], contains: "is empty")
+        let evaluated = try swiftgan(["evaluate", "--checkpoint", checkpoint, "--data", "blocks-idx4-ubyte.gz", "--count", "2",
+                                      "--out", "e.json"])
+        XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+        try assertError(["evaluate", "--checkpoint", checkpoint, "--count", "1"], contains: "between 2 and 100000")
+    }
 }

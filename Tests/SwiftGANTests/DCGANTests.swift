@@ -3,6 +3,7 @@ import Foundation
 @testable import SwiftGAN
 import SwiftGANData
 import SwiftGANNN
+import SwiftGANVoxels
 
 func smallConfiguration(size: Int = 32, width: Int = 4, batch: Int = 8) -> DCGANConfiguration {
     var c = DCGANConfiguration()
@@ -467,5 +468,40 @@ final class EvaluationChainTests: XCTestCase {
         c.classCount = 3
         c.generatorWidth = 8
         XCTAssertNil(DCGAN(configuration: c).generator.evaluationChain())
+    }
+}
+
+/// Shapes loaded for fitting and evaluation stand as the model's shapes do.
+final class VoxelComparisonTests: XCTestCase {
+    func testQuarterTurnMovesYUpToZUpAndBack() {
+        let n = 5
+        var grid = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
+        grid.values[(1 * n + (n - 1)) * n + 2] = 1          // (x 1, y top, z 2)
+        let turned = grid.rotatedQuarterTurnAboutX(yUpToZUp: true)
+        XCTAssertEqual(turned.occupiedCount, 1)
+        XCTAssertEqual(turned.values[(1 * n + (n - 3)) * n + (n - 1)], 1, "the top along y is the top along z")
+        XCTAssertEqual(turned.rotatedQuarterTurnAboutX(yUpToZUp: false), grid)
+    }
+
+    func testBinvoxShapesAreTurnedToTheModelsUpAxisAndEmptyShapesRefused() throws {
+        let folder = temporaryDirectory("comparison")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let n = 8
+        var grid = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
+        for x in 0..<n { for z in 0..<n { grid.values[(x * n + 0) * n + z] = 1 } }   // a floor: the y = 0 layer
+        let path = folder + "/floor.binvox"
+        try VoxelIO.writeBinvox(grid, to: path)
+        XCTAssertEqual(VoxelDataset.storedUpAxis(path), 1)
+        let zUp = try VoxelDataset.loadForComparison(path, size: n, upAxis: 2)[0]
+        // After the turn the floor is the z = 0 layer.
+        for x in 0..<n { for y in 0..<n { XCTAssertEqual(zUp.values[(x * n + y) * n + 0], 1) } }
+        XCTAssertEqual(zUp.occupiedCount, n * n)
+        XCTAssertEqual(try VoxelDataset.loadForComparison(path, size: n, upAxis: 1)[0], grid)
+
+        let empty = folder + "/empty.binvox"
+        try VoxelIO.writeBinvox(VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n)), to: empty)
+        XCTAssertThrowsError(try VoxelDataset.loadForComparison(empty, size: n, upAxis: 2)) { error in
+            XCTAssertTrue("\(error)".contains("empty"), "\(error)")
+        }
     }
 }
