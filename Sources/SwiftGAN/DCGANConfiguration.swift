@@ -108,6 +108,7 @@ public struct DCGANConfiguration: Codable, Equatable {
         if ![2, 3].contains(spatialRank) { return "spatial rank must be 2 (images) or 3 (voxel grids), got \(spatialRank)" }
         if let rate = discriminatorLearningRate, !(rate > 0) || !rate.isFinite { return "the discriminator learning rate must be positive" }
         if let limit = discriminatorAccuracyLimit, !(limit > 0 && limit <= 1) { return "the discriminator accuracy limit must be in (0, 1]" }
+        if !(0...2).contains(upAxis) { return "the up axis must be 0 (x), 1 (y) or 2 (z), got \(upAxis)" }
         if !["center", "pad", "stretch"].contains(crop) { return "crop (--crop) must be center, pad or stretch, got '\(crop)'" }
         if let names = classNames, names.count != classCount { return "\(names.count) class names for \(classCount ?? 0) classes" }
         if let decay = generatorAverageDecay, !(decay > 0 && decay < 1) {

@@ -44,6 +44,9 @@ enum EvaluateCommand {
         let checkpoint = try Checkpoint.read(checkpointPath)
         let gan = try checkpoint.makeGAN(path: checkpointPath)
         let data = options.string("data") ?? checkpoint.configuration.dataset
+        if gan.configuration.spatialRank != 3 && VoxelDataset.looksVolumetric(data) {
+            throw UsageError("evaluate: \(checkpointPath) is an image checkpoint and \(data) holds 3D shapes; score it against images")
+        }
         // The count's range depends on the checkpoint: shapes are compared pairwise, images in feature space.
         if gan.configuration.spatialRank != 3 {
             settings.count = try options.int("count", range: 10...1_000_000) ?? settings.count

@@ -58,6 +58,12 @@ enum InterpolateCommand {
         let gan = try checkpoint.makeGAN(path: path)
         let c = gan.configuration
         var a = gan.latents(count: 1, seed: fromSeed).scalars, b = gan.latents(count: 1, seed: toSeed).scalars
+        for end in ["from", "to"] where options.has("\(end)-index") && !options.has("\(end)-shape") {
+            throw UsageError("--\(end)-index picks a shape of --\(end)-shape FILE, which is not given")
+        }
+        if options.has("mesh-format") && c.spatialRank != 3 {
+            throw UsageError("--mesh-format applies to 3D checkpoints; \(path) is an image checkpoint")
+        }
         if options.has("from-shape") || options.has("to-shape") {
             guard c.spatialRank == 3 else { throw UsageError("--from-shape and --to-shape need a 3D (volumetric) checkpoint") }
             // Every option is read before the first (slow) fit.

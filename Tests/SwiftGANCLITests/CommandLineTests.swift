@@ -256,5 +256,6 @@ final class CommandLineTests: SwiftganProcessTestCase {
                                       "--out", "e.json"])
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
         try assertError(["evaluate", "--checkpoint", checkpoint, "--count", "1"], contains: "between 2 and 100000")
+        try assertError(["interpolate", "--checkpoint", checkpoint, "--from-index", "1"], contains: "--from-shape FILE, which is not given")
     }
 }

@@ -473,6 +473,13 @@ final class EvaluationChainTests: XCTestCase {
 
 /// Shapes loaded for fitting and evaluation stand as the model's shapes do.
 final class VoxelComparisonTests: XCTestCase {
+    func testUpAxisOutOfRangeIsAConfigurationProblem() {
+        var c = DCGANConfiguration()
+        XCTAssertNil(c.problem)
+        c.upAxis = 9
+        XCTAssertEqual(c.problem, "the up axis must be 0 (x), 1 (y) or 2 (z), got 9")
+    }
+
     func testQuarterTurnMovesYUpToZUpAndBack() {
         let n = 5
         var grid = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
