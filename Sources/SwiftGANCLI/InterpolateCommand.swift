@@ -19,6 +19,7 @@ enum InterpolateCommand {
         OptionSpec("from-index", "N", "which shape of a file holding many (4-D IDX, npy)", default: "0"),
         OptionSpec("to-index", "N", "which shape of --to-shape's file", default: "0"),
         OptionSpec("mesh-format", "obj|stl|ply", "3D models: format of the mesh written for each step", default: "obj"),
+        OptionSpec("keep-fragments", nil, "3D models: keep loose parts smaller than 2% of a shape's largest part in its mesh"),
         OptionSpec("out", "DIR", "output folder", default: "interpolation"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
@@ -61,8 +62,8 @@ enum InterpolateCommand {
         for end in ["from", "to"] where options.has("\(end)-index") && !options.has("\(end)-shape") {
             throw UsageError("--\(end)-index picks a shape of --\(end)-shape FILE, which is not given")
         }
-        if options.has("mesh-format") && c.spatialRank != 3 {
-            throw UsageError("--mesh-format applies to 3D checkpoints; \(path) is an image checkpoint")
+        for option in ["mesh-format", "keep-fragments"] where options.has(option) && c.spatialRank != 3 {
+            throw UsageError("--\(option) applies to 3D checkpoints; \(path) is an image checkpoint")
         }
         if options.has("from-shape") || options.has("to-shape") {
             guard c.spatialRank == 3 else { throw UsageError("--from-shape and --to-shape need a 3D (volumetric) checkpoint") }
@@ -86,7 +87,7 @@ enum InterpolateCommand {
             if c.spatialRank == 3 {
                 let volumes = gan.generate(mode.path(from: a, to: b, steps: steps), labels: labels)
                 try VolumeOutput.writeInterpolation(DCGAN.voxelGrids(from: volumes), gan: gan, mode: mode.rawValue, out: out,
-                                                    meshFormat: meshFormat, delay: delay)
+                                                    meshFormat: meshFormat, keepFragments: options.has("keep-fragments"), delay: delay)
                 continue
             }
             let images = gan.generate(mode.path(from: a, to: b, steps: steps), labels: labels).scalars
@@ -138,7 +139,7 @@ enum VolumeOutput {
     }
 
     static func writeInterpolation(_ grids: [VoxelGrid], gan: DCGAN, mode: String, out: String, meshFormat: String,
-                                   delay: Int) throws {
+                                   keepFragments: Bool, delay: Int) throws {
         let options = gan.renderOptions
         let strip = VoxelPreview.renderSheet(grids, columns: grids.count, imageSize: 128, options: options)
         let stripPath = "\(out)/interpolation-\(mode).png"
@@ -154,7 +155,7 @@ enum VolumeOutput {
         }
         for name in stale { try? FileManager.default.removeItem(atPath: "\(meshFolder)/\(name)") }
         for (i, grid) in grids.enumerated() {
-            let mesh = MarchingCubes.mesh(from: grid)
+            let mesh = MarchingCubes.mesh(from: keepFragments ? grid : grid.removingFragments().grid)
             let path = "\(out)/meshes-\(mode)/step-\(String(format: "%02d", i)).\(meshFormat)"
             switch meshFormat {
             case "stl": try MeshIO.writeSTL(mesh, to: path)

@@ -14,6 +14,7 @@ enum SampleCommand {
         OptionSpec("class", "K|NAME", "for a conditional GAN: draw only class K (0-based index), or the class folder of that name"),
         OptionSpec("per-class", "N", "for a conditional GAN: a grid with one row of N images per class"),
         OptionSpec("individual", nil, "also write each image as its own PNG (each shape as an OBJ mesh, for 3D models)"),
+        OptionSpec("keep-fragments", nil, "3D models: keep loose parts smaller than 2% of a shape's largest part in its mesh"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
 
@@ -52,6 +53,9 @@ enum SampleCommand {
         } else if options.has("class") || options.has("per-class") {
             throw UsageError("\(path) is an unconditional GAN: --class and --per-class need a conditional one (train with --conditional)")
         }
+        if options.has("keep-fragments") && c.spatialRank != 3 {
+            throw UsageError("--keep-fragments applies to 3D checkpoints; \(path) is an image checkpoint")
+        }
         let images = gan.generate(gan.latents(count: count, seed: seed), labels: labels)
         if c.spatialRank == 3 {
             // Shapes: rendered previews, and with --individual a mesh (marching cubes) per shape.
@@ -61,10 +65,14 @@ enum SampleCommand {
                                                           imageSize: 128, options: gan.renderOptions), to: sheetPath)
             print("wrote \(sheetPath) (\(count) shapes from step \(checkpoint.step), four views each)")
             if options.has("individual") {
+                let keepFragments = options.has("keep-fragments")
+                var removed = 0
                 for (i, grid) in grids.enumerated() {
-                    try MeshIO.writeOBJ(MarchingCubes.mesh(from: grid), to: out + String(format: "/seed%llu-%05d.obj", seed, i))
+                    let cleaned = keepFragments ? (grid: grid, removedParts: 0) : grid.removingFragments()
+                    removed += cleaned.removedParts
+                    try MeshIO.writeOBJ(MarchingCubes.mesh(from: cleaned.grid), to: out + String(format: "/seed%llu-%05d.obj", seed, i))
                 }
-                print("wrote \(count) meshes (OBJ) to \(out)/")
+                print("wrote \(count) meshes (OBJ) to \(out)/" + (keepFragments ? "" : "; \(removed) loose fragments left out (--keep-fragments keeps them)"))
             }
             return 0
         }

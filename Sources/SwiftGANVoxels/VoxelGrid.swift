@@ -156,6 +156,42 @@ public struct VoxelGrid: Equatable, Sendable {
         values.allSatisfy { $0 >= 0 && $0 <= 1 }
     }
 
+    /// The grid without its loose fragments: occupied voxels are grouped into face-connected (6-neighbour) parts,
+    /// and parts with fewer than `minimumFraction` of the largest part's voxels are emptied. Generated shapes often
+    /// carry specks of a few voxels around the object; a designer's mesh should not.
+    /// - Returns: the cleaned grid and how many parts were removed.
+    public func removingFragments(minimumFraction: Double = 0.02) -> (grid: VoxelGrid, removedParts: Int) {
+        let n = size
+        var part = [Int32](repeating: -1, count: values.count)
+        var sizes: [Int] = []
+        var stack: [Int] = []
+        for start in 0..<values.count where part[start] < 0 && values[start] >= VoxelGrid.occupancyThreshold {
+            let label = Int32(sizes.count)
+            var count = 0
+            part[start] = label
+            stack.append(start)
+            while let index = stack.popLast() {
+                count += 1
+                let x = index / (n * n), y = (index / n) % n, z = index % n
+                for (dx, dy, dz) in [(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)] {
+                    let (a, b, c) = (x + dx, y + dy, z + dz)
+                    guard a >= 0, a < n, b >= 0, b < n, c >= 0, c < n else { continue }
+                    let neighbour = (a * n + b) * n + c
+                    if part[neighbour] < 0 && values[neighbour] >= VoxelGrid.occupancyThreshold {
+                        part[neighbour] = label
+                        stack.append(neighbour)
+                    }
+                }
+            }
+            sizes.append(count)
+        }
+        guard let largest = sizes.max() else { return (self, 0) }
+        let keep = sizes.map { Double($0) >= minimumFraction * Double(largest) }
+        var cleaned = values
+        for i in 0..<cleaned.count where part[i] >= 0 && !keep[Int(part[i])] { cleaned[i] = 0 }
+        return (VoxelGrid(size: n, values: cleaned), keep.filter { !$0 }.count)
+    }
+
     /// The grid turned a quarter turn about the x axis (a proper rotation, no mirroring): with `yUpToZUp`, what pointed
     /// up along y points up along z (`new[x][y][z] = old[x][z][size - 1 - y]`); otherwise the inverse.
     public func rotatedQuarterTurnAboutX(yUpToZUp: Bool) -> VoxelGrid {

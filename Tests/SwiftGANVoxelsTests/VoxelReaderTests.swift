@@ -211,3 +211,25 @@ final class IDXVoxelTests: XCTestCase {
         assertDataError(try VoxelIO.load(empty), path: empty, contains: "no shape files")
     }
 }
+
+final class FragmentRemovalTests: XCTestCase {
+    func testSmallLooseSpecksAreRemovedAndPartsKept() {
+        let n = 12
+        var grid = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
+        func set(_ x: Int, _ y: Int, _ z: Int, _ v: Float = 0.9) { grid.values[(x * n + y) * n + z] = v }
+        for x in 1..<11 { for y in 1..<11 { for z in 1..<3 { set(x, y, z) } } }    // a 10x10x2 slab: 200 voxels
+        for z in 5..<10 { set(5, 5, z) }                                            // a 5-voxel pole, apart: 2.5%, kept
+        set(10, 10, 8)                                                              // one speck: 0.5%, removed
+        set(0, 0, 11); set(0, 1, 11)                                                // two voxels touching by a face: 1%, removed
+        set(8, 8, 8, 0.3)                                                           // below the occupancy threshold: not a part
+        let (cleaned, removed) = grid.removingFragments()
+        XCTAssertEqual(removed, 2)
+        XCTAssertEqual(cleaned.occupiedCount, 205)
+        XCTAssertEqual(cleaned[10, 10, 8], 0)
+        XCTAssertEqual(cleaned[5, 5, 7], 0.9)
+        XCTAssertEqual(cleaned[8, 8, 8], 0.3, accuracy: 1e-6, "values below the threshold are left as they are")
+        // With no minimum nothing goes; an empty grid has no parts.
+        XCTAssertEqual(grid.removingFragments(minimumFraction: 0).removedParts, 0)
+        XCTAssertEqual(VoxelGrid(size: 4, values: [Float](repeating: 0, count: 64)).removingFragments().removedParts, 0)
+    }
+}
