@@ -13,9 +13,7 @@ extension VoxelDataset {
         var occupancy: [Float] = []
         occupancy.reserveCapacity(grids.count * size * size * size)
         for (i, grid) in grids.enumerated() {
-            guard grid.occupiedCount > 0 else {
-                throw DataError.invalidDataset("\(path): shape \(i) is empty (no occupied voxels); remove it rather than train on it")
-            }
+            try requireOccupied(grid, index: i, path: path, advice: "; remove it rather than train on it")
             occupancy += grid.values.map { $0 >= VoxelGrid.occupancyThreshold ? 1 : 0 }
         }
         return try VoxelDataset(occupancy: occupancy, count: grids.count, size: size)
@@ -35,14 +33,19 @@ extension VoxelDataset {
     public static func loadForComparison(_ path: String, size: Int, upAxis: Int) throws -> [VoxelGrid] {
         let stored = storedUpAxis(path)
         return try VoxelIO.load(path, size: size).enumerated().map { i, grid in
-            guard grid.occupiedCount > 0 else {
-                throw DataError.invalidDataset("\(path): shape \(i) is empty (no occupied voxels)")
-            }
+            try requireOccupied(grid, index: i, path: path)
             switch (stored, upAxis) {
             case (1, 2): return grid.rotatedQuarterTurnAboutX(yUpToZUp: true)
             case (2, 1): return grid.rotatedQuarterTurnAboutX(yUpToZUp: false)
             default: return grid
             }
+        }
+    }
+
+    /// An empty shape is never trained on or compared against: it would teach or score nothing.
+    static func requireOccupied(_ grid: VoxelGrid, index: Int, path: String, advice: String = "") throws {
+        guard grid.occupiedCount > 0 else {
+            throw DataError.invalidDataset("\(path): shape \(index) is empty (no occupied voxels)\(advice)")
         }
     }
 

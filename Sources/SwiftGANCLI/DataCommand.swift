@@ -265,7 +265,7 @@ enum DataCommand {
                 guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
                 renderOptions.upAxis = Axis(rawValue: index) ?? .z
             } else {
-                renderOptions.upAxis = path.lowercased().hasSuffix(".binvox") || TrainCommand.isBinvoxFolder(path) ? .y : .z
+                renderOptions.upAxis = Axis(rawValue: VoxelDataset.storedUpAxis(path)) ?? .z
             }
             let grids = Array(shapes.grids.prefix(count))
             try ImageIO.writePNG(VoxelPreview.renderSheet(grids, columns: min(columns, grids.count), imageSize: 96,

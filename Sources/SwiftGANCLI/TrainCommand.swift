@@ -223,14 +223,10 @@ enum TrainCommand {
             guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
             c.upAxis = index
         } else {
-            c.upAxis = requested.dataset.lowercased().hasSuffix(".binvox") || isBinvoxFolder(requested.dataset) ? 1 : 2
+            c.upAxis = VoxelDataset.storedUpAxis(requested.dataset)
         }
         if let problem = c.problem { throw UsageError(problem) }
         return c
-    }
-
-    static func isBinvoxFolder(_ path: String) -> Bool {
-        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).contains { $0.lowercased().hasSuffix(".binvox") }
     }
 
     static func loadVoxels(_ c: DCGANConfiguration) throws -> VoxelDataset {

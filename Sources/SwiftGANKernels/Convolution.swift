@@ -1,7 +1,7 @@
 import Foundation
 
-/// Fast convolution kernels (oneDNN, or one OpenBLAS matrix product for `WholeWindowConvolution`'s shapes), with the
-/// same signatures as `ReferenceConvolution`.
+/// Fast convolution kernels (oneDNN, or one matrix product for `WholeWindowConvolution`'s shapes), with the same
+/// signatures as `ReferenceConvolution`.
 ///
 /// Buffers are plain row-major: input `[N, C, spatial...]`, weight `[O, C, kernel...]`, output `[N, O, spatial...]`.
 /// The geometry must be valid (`geometry.problem == nil`); callers check it and report their own error.

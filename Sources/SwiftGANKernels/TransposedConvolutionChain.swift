@@ -55,7 +55,7 @@ public enum TransposedConvolutionChain {
         if layout == .channelsLast {
             // [N, spatial..., C]: one row of C channels per position.
             let rows = batch * spatial
-            forEachRow(rows, total: rows * channels) { row in
+            ParallelRows.forEach(rows, total: rows * channels) { row in
                 let base = buffer + row * channels
                 switch activation {
                 case .relu: for c in 0..<channels { base[c] = Swift.max(base[c] + bias[c], 0) }
@@ -70,7 +70,7 @@ public enum TransposedConvolutionChain {
         let rows = batch * blocks
         // Padding channels of a block get 0, so they stay 0 under ReLU and tanh.
         let padded = bias + [Float](repeating: 0, count: blocks * width - channels)
-        forEachRow(rows, total: rows * spatial * width) { row in
+        ParallelRows.forEach(rows, total: rows * spatial * width) { row in
             let block = row % blocks
             let base = buffer + row * spatial * width
             if width == 1 {
@@ -106,30 +106,9 @@ public enum TransposedConvolutionChain {
         }
     }
 
-    /// Calls `body` for each row in `0..<rows`, split over the cores when `total` (the values touched) is large.
-    static func forEachRow(_ rows: Int, total: Int, _ body: (Int) -> Void) {
-        let chunks = total >= 1 << 20 ? min(rows, ProcessInfo.processInfo.activeProcessorCount) : 1
-        if chunks <= 1 {
-            for row in 0..<rows { body(row) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let task = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                for row in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) { task.value(row) }
-            }
-        }
-    }
-
     /// How a stage's output buffer is laid out: plain `[N, C, spatial...]`, channels last `[N, spatial..., C]`, or
     /// oneDNN's blocked `nC(d)hwXc` (`[N, ceil(C / X), spatial..., X]` with X = 8 or 16, padding channels zero).
     enum Layout: Equatable { case plain, channelsLast, blocked(Int) }
-}
-
-/// A value handed to worker threads that use it on disjoint data.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 extension OneDNN {
@@ -207,16 +186,6 @@ extension OneDNN {
                 stageInput = m
                 reorderedInput = p
             }
-            let weightBuffer = UnsafeMutablePointer<Float>.allocate(capacity: stage.weight.count)
-            defer { weightBuffer.deallocate() }
-            weightBuffer.initialize(from: stage.weight, count: stage.weight.count)
-            let weights = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true,
-                                  buffer: UnsafeMutableRawPointer(weightBuffer), chosen: query(pd, dnnl_query_weights_md))
-            if weights.needsReorder {
-                var from = weights.userMD, to = weights.primitiveMD
-                scratch.reorder(from: weights.userMemory, &from, to: weights.primitiveMemory, &to)
-            }
-
             // The stage output, in the primitive's layout.
             let outputMD = query(pd, dnnl_query_diff_src_md)
             var plainMD = memoryDesc(s.src, tag: plainTag(rank: s.src.count, isWeight: false))
@@ -236,11 +205,20 @@ extension OneDNN {
             var primitive: dnnl_primitive_t?
             check(dnnl_primitive_create(&primitive, pd), "primitive")
             scratch.primitives.append(primitive!)
-            var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_DIFF_DST), memory: stageInput),
-                        dnnl_exec_arg_t(arg: Int32(DNNL_ARG_WEIGHTS), memory: weights.primitiveMemory),
-                        dnnl_exec_arg_t(arg: Int32(DNNL_ARG_DIFF_SRC), memory: outMemory)]
-            check(dnnl_primitive_execute(primitive, context.stream, Int32(args.count), &args), "transposed convolution execution")
-            wait()
+            // The weights are read in place (reordered when the primitive wants its own layout) while the stage runs.
+            stage.weight.withUnsafeBufferPointer { w in
+                let weights = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true,
+                                      buffer: UnsafeMutableRawPointer(mutating: w.baseAddress!), chosen: query(pd, dnnl_query_weights_md))
+                if weights.needsReorder {
+                    var from = weights.userMD, to = weights.primitiveMD
+                    scratch.reorder(from: weights.userMemory, &from, to: weights.primitiveMemory, &to)
+                }
+                var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_DIFF_DST), memory: stageInput),
+                            dnnl_exec_arg_t(arg: Int32(DNNL_ARG_WEIGHTS), memory: weights.primitiveMemory),
+                            dnnl_exec_arg_t(arg: Int32(DNNL_ARG_DIFF_SRC), memory: outMemory)]
+                check(dnnl_primitive_execute(primitive, context.stream, Int32(args.count), &args), "transposed convolution execution")
+                wait()
+            }
             reorderedInput?.deallocate()
             owned?.deallocate()
             owned = nil

@@ -72,9 +72,8 @@ extension Tensor {
         for stage in stages {
             let g = transposedConvolutionGeometry(input: shape, weight: stage.weight.shape, stride: stage.stride,
                                                   padding: stage.padding, outputPadding: nil, name: "transposedConvolutionChain")
-            let activation: TransposedConvolutionChain.Activation = stage.activation == .relu ? .relu : .tanh
             kernelStages.append(TransposedConvolutionChain.Stage(geometry: g, weight: stage.weight.scalars, bias: stage.bias,
-                                                                 activation: activation))
+                                                                 activation: stage.activation))
             shape = [g.batch, g.inputChannels] + g.inputSize
         }
         return Tensor(shape: shape, initializingWith: { out, _ in
@@ -116,7 +115,7 @@ extension Tensor {
 /// One stage of `Tensor.transposedConvolutionChain`: a transposed convolution (`weight [in, out, kernel...]`, no output
 /// padding), then `activation(x + bias)` per output channel.
 public struct TransposedConvolutionStage {
-    public enum Activation { case relu, tanh }
+    public typealias Activation = TransposedConvolutionChain.Activation
     public var weight: Tensor
     public var bias: [Float]
     public var stride: [Int]

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftGANKernels
 
 /// Batch normalization in training mode as one differentiable op with fused kernels.
 ///
@@ -134,34 +135,15 @@ extension Tensor {
         precondition(scale.count == c && shift.count == c, "channelAffine: \(scale.count) scales and \(shift.count) shifts for \(c) channels")
         let x = storage.pointer
         return Tensor(shape: shape, initializingWith: { out, total in
-            let rows = n * c
-            // Two or more chunks of whole rows only when the tensor is large enough to repay the threads.
-            let chunks = total >= 1 << 20 ? min(rows, ProcessInfo.processInfo.activeProcessorCount) : 1
-            let output = UnsafeMutableSendablePointer(out), input = UnsafeSendablePointer(x)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = rows * chunk / chunks, end = rows * (chunk + 1) / chunks
-                for row in start..<end {
-                    let a = scale[row % c], b = shift[row % c]
-                    let src = input.pointer + row * spatial, dst = output.pointer + row * spatial
-                    if relu {
-                        for i in 0..<spatial { dst[i] = Swift.max(src[i] * a + b, 0) }
-                    } else {
-                        for i in 0..<spatial { dst[i] = src[i] * a + b }
-                    }
+            ParallelRows.forEach(n * c, total: total) { row in
+                let a = scale[row % c], b = shift[row % c]
+                let src = x + row * spatial, dst = out + row * spatial
+                if relu {
+                    for i in 0..<spatial { dst[i] = Swift.max(src[i] * a + b, 0) }
+                } else {
+                    for i in 0..<spatial { dst[i] = src[i] * a + b }
                 }
             }
         })
     }
-}
-
-/// Raw pointers handed to worker threads that write disjoint parts.
-struct UnsafeMutableSendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-}
-
-struct UnsafeSendablePointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = UnsafePointer(pointer) }
 }
