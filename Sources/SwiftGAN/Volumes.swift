@@ -13,7 +13,7 @@ extension VoxelDataset {
         var occupancy: [Float] = []
         occupancy.reserveCapacity(grids.count * size * size * size)
         for (i, grid) in grids.enumerated() {
-            try requireOccupied(grid, index: i, path: path, advice: "; remove it rather than train on it")
+            try requireOccupied(grid, source: "\(path): shape \(i)", advice: "; remove it rather than train on it")
             occupancy += grid.values.map { $0 >= VoxelGrid.occupancyThreshold ? 1 : 0 }
         }
         return try VoxelDataset(occupancy: occupancy, count: grids.count, size: size)
@@ -27,25 +27,40 @@ extension VoxelDataset {
         return names.contains { $0.lowercased().hasSuffix(".binvox") } ? 1 : 2
     }
 
-    /// Shapes from `path` to compare with a model's (fitting, evaluation): resampled to `size`^3 and turned so that
-    /// their up axis is `upAxis` (a y-up `.binvox` shape against a z-up model is rotated a quarter turn about x). An
-    /// empty shape is refused, as in training.
-    public static func loadForComparison(_ path: String, size: Int, upAxis: Int) throws -> [VoxelGrid] {
-        let stored = storedUpAxis(path)
-        return try VoxelIO.load(path, size: size).enumerated().map { i, grid in
-            try requireOccupied(grid, index: i, path: path)
-            switch (stored, upAxis) {
-            case (1, 2): return grid.rotatedQuarterTurnAboutX(yUpToZUp: true)
-            case (2, 1): return grid.rotatedQuarterTurnAboutX(yUpToZUp: false)
-            default: return grid
+    /// Shapes from a file or folder to compare with a model's (fitting, evaluation), each with where it came from
+    /// (`file` or `file, shape k`): resampled to `size`^3 and turned, file by file, so that their up axis is `upAxis`
+    /// (a y-up `.binvox` shape against a model trained on z-up grids is rotated a quarter turn about x).
+    public static func loadForComparison(_ path: String, size: Int, upAxis: Int) throws -> [(grid: VoxelGrid, source: String)] {
+        var isDirectory: ObjCBool = false
+        let files: [String]
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().filter(VoxelIO.isShapeFileName)
+            guard !names.isEmpty else { return try VoxelIO.load(path, size: size).map { ($0, path) } }   // its error
+            files = names.map { (path as NSString).appendingPathComponent($0) }
+        } else {
+            files = [path]
+        }
+        var shapes: [(grid: VoxelGrid, source: String)] = []
+        for file in files {
+            let stored = storedUpAxis(file)
+            let grids = try VoxelIO.load(file, size: size)
+            for (k, grid) in grids.enumerated() {
+                let turned: VoxelGrid
+                switch (stored, upAxis) {
+                case (1, 2): turned = grid.rotatedQuarterTurnAboutX(yUpToZUp: true)
+                case (2, 1): turned = grid.rotatedQuarterTurnAboutX(yUpToZUp: false)
+                default: turned = grid
+                }
+                shapes.append((turned, grids.count == 1 ? file : "\(file), shape \(k)"))
             }
         }
+        return shapes
     }
 
-    /// An empty shape is never trained on or compared against: it would teach or score nothing.
-    static func requireOccupied(_ grid: VoxelGrid, index: Int, path: String, advice: String = "") throws {
+    /// An empty shape is never trained on or compared against: it would teach or score nothing. `source` names it.
+    public static func requireOccupied(_ grid: VoxelGrid, source: String, advice: String = "") throws {
         guard grid.occupiedCount > 0 else {
-            throw DataError.invalidDataset("\(path): shape \(index) is empty (no occupied voxels)\(advice)")
+            throw DataError.invalidDataset("\(source) is empty (no occupied voxels)\(advice)")
         }
     }
 

@@ -127,7 +127,10 @@ enum ShapeEvaluation {
                     out: String?) throws -> Int32 {
         let started = Date()
         let c = gan.configuration
-        let real = try VoxelDataset.loadForComparison(data, size: c.imageSize, upAxis: c.upAxis).map { $0.binarized() }
+        let real = try VoxelDataset.loadForComparison(data, size: c.imageSize, upAxis: c.upAxis).map { shape in
+            try VoxelDataset.requireOccupied(shape.grid, source: shape.source)
+            return shape.grid.binarized()
+        }
         guard real.count >= 2 * count else {
             throw UsageError("\(data) holds \(real.count) shapes; --count \(count) needs at least \(2 * count) (a reference set and a real baseline)")
         }

@@ -67,14 +67,12 @@ enum InterpolateCommand {
         }
         if options.has("from-shape") || options.has("to-shape") {
             guard c.spatialRank == 3 else { throw UsageError("--from-shape and --to-shape need a 3D (volumetric) checkpoint") }
-            // Every option is read before the first (slow) fit.
+            // Both shapes are read and checked before the first (slow) fit.
             let fromIndex = try options.int("from-index") ?? 0, toIndex = try options.int("to-index") ?? 0
-            if let path = options.string("from-shape") {
-                a = try VolumeOutput.fitShape(path, index: fromIndex, gan: gan)
-            }
-            if let path = options.string("to-shape") {
-                b = try VolumeOutput.fitShape(path, index: toIndex, gan: gan)
-            }
+            let from = try options.string("from-shape").map { try VolumeOutput.pickShape($0, index: fromIndex, gan: gan) }
+            let to = try options.string("to-shape").map { try VolumeOutput.pickShape($0, index: toIndex, gan: gan) }
+            if let from { a = VolumeOutput.fitShape(from, gan: gan) }
+            if let to { b = VolumeOutput.fitShape(to, gan: gan) }
         }
         let meshFormat = options.string("mesh-format") ?? "obj"
         guard ["obj", "stl", "ply"].contains(meshFormat) else { throw UsageError("--mesh-format: '\(meshFormat)' is not obj, stl or ply") }
@@ -124,16 +122,21 @@ enum InterpolateCommand {
 
 /// Writing 3D results: rendered strips and GIFs, and a mesh per shape.
 enum VolumeOutput {
-    /// The latent of shape number `index` in `path` (resampled to the model's size), found by optimization.
-    static func fitShape(_ path: String, index: Int, gan: DCGAN) throws -> [Float] {
+    /// Shape number `index` in `path` (resampled and turned to the model's grids), checked not to be empty.
+    static func pickShape(_ path: String, index: Int, gan: DCGAN) throws -> (grid: VoxelGrid, source: String) {
         let c = gan.configuration
         let shapes = try VoxelDataset.loadForComparison(path, size: c.imageSize, upAxis: c.upAxis)
         guard index < shapes.count else {
             throw UsageError("\(path) holds \(shapes.count) shape(s); index \(index) is out of range")
         }
-        let shape = shapes[index]
-        print("fitting a latent vector to shape \(index) of \(path) ...")
-        let fit = gan.fitLatent(to: shape)
+        try VoxelDataset.requireOccupied(shapes[index].grid, source: shapes[index].source)
+        return shapes[index]
+    }
+
+    /// The latent vector whose generated shape reproduces `shape`, found by optimization.
+    static func fitShape(_ shape: (grid: VoxelGrid, source: String), gan: DCGAN) -> [Float] {
+        print("fitting a latent vector to \(shape.source) ...")
+        let fit = gan.fitLatent(to: shape.grid)
         print(String(format: "  reproduced with IoU %.3f", fit.iou))
         return fit.latent
     }
@@ -154,8 +157,11 @@ enum VolumeOutput {
             name.hasPrefix("step-") && ["obj", "stl", "ply"].contains((name as NSString).pathExtension)
         }
         for name in stale { try? FileManager.default.removeItem(atPath: "\(meshFolder)/\(name)") }
+        var removed = 0
         for (i, grid) in grids.enumerated() {
-            let mesh = MarchingCubes.mesh(from: keepFragments ? grid : grid.removingFragments().grid)
+            let cleaned = keepFragments ? (grid: grid, removedParts: 0) : grid.removingFragments()
+            removed += cleaned.removedParts
+            let mesh = MarchingCubes.mesh(from: cleaned.grid)
             let path = "\(out)/meshes-\(mode)/step-\(String(format: "%02d", i)).\(meshFormat)"
             switch meshFormat {
             case "stl": try MeshIO.writeSTL(mesh, to: path)
@@ -163,6 +169,7 @@ enum VolumeOutput {
             default: try MeshIO.writeOBJ(mesh, to: path)
             }
         }
-        print("wrote \(stripPath), \(gifPath) and \(grids.count) meshes in \(out)/meshes-\(mode)/")
+        print("wrote \(stripPath), \(gifPath) and \(grids.count) meshes in \(out)/meshes-\(mode)/"
+              + (keepFragments ? "" : "; \(removed) loose fragments left out (--keep-fragments keeps them)"))
     }
 }

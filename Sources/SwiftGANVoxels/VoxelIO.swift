@@ -22,6 +22,14 @@ public enum VoxelIO {
     /// - Throws: the readers' `DataError`s; `DataError.invalidDataset` when a folder has no
     ///   shape files; `DataError.malformed` when files in one folder disagree in grid size and
     ///   no `size` is given.
+    /// Whether a folder's entry `name` is read as a shape file: `.binvox`, `.npy`, `.off`, `.obj` or an IDX file with
+    /// `idx4`/`idx5` in its name; hidden files are not.
+    public static func isShapeFileName(_ name: String) -> Bool {
+        guard !name.hasPrefix(".") else { return false }
+        let lower = name.lowercased()
+        return [".binvox", ".npy", ".off", ".obj"].contains { lower.hasSuffix($0) } || lower.contains("idx4") || lower.contains("idx5")
+    }
+
     public static func load(_ path: String, size: Int? = nil, meshMode: VoxelizationMode = .solid,
                             downsampling: DownsamplingRule = .maxPool) throws -> [VoxelGrid] {
         var isDirectory: ObjCBool = false
@@ -35,12 +43,7 @@ public enum VoxelIO {
             } catch {
                 throw DataError.unreadable(path: path, reason: error.localizedDescription)
             }
-            let shapeFiles = names.filter { name in
-                guard !name.hasPrefix(".") else { return false }
-                let lower = name.lowercased()
-                return [".binvox", ".npy", ".off", ".obj"].contains { lower.hasSuffix($0) }
-                    || lower.contains("idx4") || lower.contains("idx5")
-            }
+            let shapeFiles = names.filter(isShapeFileName)
             guard !shapeFiles.isEmpty else {
                 throw DataError.invalidDataset(
                     "\(path): no shape files (.binvox, .npy, .off, .obj or *idx4* IDX) in this folder")

@@ -490,25 +490,35 @@ final class VoxelComparisonTests: XCTestCase {
         XCTAssertEqual(turned.rotatedQuarterTurnAboutX(yUpToZUp: false), grid)
     }
 
-    func testBinvoxShapesAreTurnedToTheModelsUpAxisAndEmptyShapesRefused() throws {
+    func testShapesAreTurnedFileByFileToTheModelsUpAxisAndEmptyShapesNamed() throws {
         let folder = temporaryDirectory("comparison")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let n = 8
-        var grid = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
-        for x in 0..<n { for z in 0..<n { grid.values[(x * n + 0) * n + z] = 1 } }   // a floor: the y = 0 layer
-        let path = folder + "/floor.binvox"
-        try VoxelIO.writeBinvox(grid, to: path)
-        XCTAssertEqual(VoxelDataset.storedUpAxis(path), 1)
-        let zUp = try VoxelDataset.loadForComparison(path, size: n, upAxis: 2)[0]
-        // After the turn the floor is the z = 0 layer.
-        for x in 0..<n { for y in 0..<n { XCTAssertEqual(zUp.values[(x * n + y) * n + 0], 1) } }
-        XCTAssertEqual(zUp.occupiedCount, n * n)
-        XCTAssertEqual(try VoxelDataset.loadForComparison(path, size: n, upAxis: 1)[0], grid)
+        func layer(_ index: (Int, Int) -> Int) -> VoxelGrid {
+            var grid = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
+            for a in 0..<n { for b in 0..<n { grid.values[index(a, b)] = 1 } }
+            return grid
+        }
+        let yFloor = layer { x, z in (x * n + 0) * n + z }      // the y = 0 layer: a floor when y is up
+        let zFloor = layer { x, y in (x * n + y) * n + 0 }      // the z = 0 layer: a floor when z is up
+        // One folder, one file of each convention: each is turned on its own.
+        try FileManager.default.createDirectory(atPath: folder + "/mixed", withIntermediateDirectories: true)
+        try VoxelIO.writeBinvox(yFloor, to: folder + "/mixed/a.binvox")
+        try VoxelIO.writeNPY(zFloor, to: folder + "/mixed/b.npy")
+        XCTAssertEqual(VoxelDataset.storedUpAxis(folder + "/mixed/a.binvox"), 1)
+        XCTAssertEqual(VoxelDataset.storedUpAxis(folder + "/mixed/b.npy"), 2)
+        let zUp = try VoxelDataset.loadForComparison(folder + "/mixed", size: n, upAxis: 2)
+        XCTAssertEqual(zUp.map(\.grid), [zFloor, zFloor])
+        XCTAssertEqual(zUp.map(\.source), [folder + "/mixed/a.binvox", folder + "/mixed/b.npy"])
+        let yUp = try VoxelDataset.loadForComparison(folder + "/mixed", size: n, upAxis: 1)
+        XCTAssertEqual(yUp.map(\.grid), [yFloor, yFloor])
 
-        let empty = folder + "/empty.binvox"
-        try VoxelIO.writeBinvox(VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n)), to: empty)
-        XCTAssertThrowsError(try VoxelDataset.loadForComparison(empty, size: n, upAxis: 2)) { error in
-            XCTAssertTrue("\(error)".contains("empty"), "\(error)")
+        // An empty shape is loaded, and refused by name where it is used.
+        let empty = folder + "/empty.npy"
+        try VoxelIO.writeNPY(VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n)), to: empty)
+        let loaded = try VoxelDataset.loadForComparison(empty, size: n, upAxis: 2)
+        XCTAssertThrowsError(try VoxelDataset.requireOccupied(loaded[0].grid, source: loaded[0].source)) { error in
+            XCTAssertTrue("\(error)".contains("empty.npy is empty"), "\(error)")
         }
     }
 }
