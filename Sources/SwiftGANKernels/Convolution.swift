@@ -22,7 +22,7 @@ public enum Convolution {
             if wholeWindow {
                 WholeWindowConvolution.forward(g, input: input, weight: weight, output: output)
             } else {
-                OneDNN.convolution(g, pass: .forward, a: input, b: weight, result: output)
+                OneDNN.convolution(g, pass: .forward, a: .plain(input), weights: weight, output: .plain(UnsafeMutableRawPointer(output)))
             }
         }
     }
@@ -36,7 +36,8 @@ public enum Convolution {
             if wholeWindow {
                 WholeWindowConvolution.backwardData(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
             } else {
-                OneDNN.convolution(g, pass: .backwardData, a: gradOutput, b: weight, result: gradInput)
+                OneDNN.convolution(g, pass: .backwardData, a: .plain(gradOutput), weights: weight,
+                                   output: .plain(UnsafeMutableRawPointer(gradInput)))
             }
         }
     }
@@ -50,8 +51,56 @@ public enum Convolution {
             if wholeWindow {
                 WholeWindowConvolution.backwardWeights(g, input: input, gradOutput: gradOutput, gradWeight: gradWeight)
             } else {
-                OneDNN.convolution(g, pass: .backwardWeights, a: input, b: gradOutput, result: gradWeight)
+                OneDNN.convolution(g, pass: .backwardWeights, a: .plain(input), gradOutput: .plain(gradOutput),
+                                   output: .plain(UnsafeMutableRawPointer(gradWeight)))
             }
         }
     }
+
+    // MARK: Activations that stay in oneDNN's layout
+
+    /// Whether the passes for `g` take and give `BlockedActivation`s: all shapes except the whole-window ones, which
+    /// run as one matrix product on plain buffers.
+    public static func acceptsBlockedActivations(_ g: ConvolutionGeometry) -> Bool {
+        g.problem == nil && !WholeWindowConvolution.applies(to: g)
+    }
+
+    /// `forward`, with the input plain or blocked; the output is returned blocked when oneDNN chose a channel-blocked
+    /// layout for it, and written to the buffer `plainOutput` gives otherwise (then the result is nil).
+    public static func forward(_ g: ConvolutionGeometry, input: ActivationOperand, weight: UnsafePointer<Float>,
+                               plainOutput: () -> UnsafeMutablePointer<Float>) -> BlockedActivation? {
+        precondition(acceptsBlockedActivations(g), "Convolution: \(g) does not take blocked activations")
+        return KernelProfile.measure("conv forward \(g.spatialRank)D" + label(g, wholeWindow: false)) {
+            withoutActuallyEscaping(plainOutput) { plainOutput in
+                OneDNN.convolution(g, pass: .forward, a: input, weights: weight, output: .blockedOrPlain(plainOutput))
+            }
+        }
+    }
+
+    /// `backwardData`, with the output gradient plain or blocked; the input gradient as `forward` returns its output.
+    public static func backwardData(_ g: ConvolutionGeometry, gradOutput: ActivationOperand, weight: UnsafePointer<Float>,
+                                    plainGradInput: () -> UnsafeMutablePointer<Float>) -> BlockedActivation? {
+        precondition(acceptsBlockedActivations(g), "Convolution: \(g) does not take blocked activations")
+        return KernelProfile.measure("conv backward data \(g.spatialRank)D" + label(g, wholeWindow: false)) {
+            withoutActuallyEscaping(plainGradInput) { plainGradInput in
+                OneDNN.convolution(g, pass: .backwardData, a: gradOutput, weights: weight, output: .blockedOrPlain(plainGradInput))
+            }
+        }
+    }
+
+    /// `backwardWeights`, with the input and output gradient each plain or blocked.
+    public static func backwardWeights(_ g: ConvolutionGeometry, input: ActivationOperand, gradOutput: ActivationOperand,
+                                       gradWeight: UnsafeMutablePointer<Float>) {
+        precondition(acceptsBlockedActivations(g), "Convolution: \(g) does not take blocked activations")
+        KernelProfile.measure("conv backward weights \(g.spatialRank)D" + label(g, wholeWindow: false)) {
+            OneDNN.convolution(g, pass: .backwardWeights, a: input, gradOutput: gradOutput,
+                               output: .plain(UnsafeMutableRawPointer(gradWeight)))
+        }
+    }
+}
+
+/// An activation operand of a convolution pass: a plain row-major `[N, C, spatial...]` buffer or a blocked one.
+public enum ActivationOperand {
+    case plain(UnsafePointer<Float>)
+    case blocked(BlockedActivation)
 }

@@ -175,31 +175,84 @@ enum OneDNN {
         return md
     }
 
-    static func convolution(_ g: ConvolutionGeometry, pass: Pass, a: UnsafeRawPointer, b: UnsafeRawPointer,
-                            result: UnsafeMutableRawPointer) {
+    /// Where a pass writes its activation result: into the caller's plain buffer, or into a new `BlockedActivation`
+    /// when oneDNN picks a channel-blocked layout for it (the closure gives the plain buffer otherwise).
+    enum Output {
+        case plain(UnsafeMutableRawPointer)
+        case blockedOrPlain(() -> UnsafeMutablePointer<Float>)
+    }
+
+    /// An activation operand: plain buffers are described as `[N, C, spatial...]` row-major; a blocked one is passed
+    /// as it is when it is in the layout the primitive chose, and reordered from its own layout otherwise.
+    static func activationOperand(_ scratch: Scratch, argument: Int32, shape: [Int], source: ActivationOperand,
+                                  chosen: UnsafePointer<dnnl_memory_desc_t>) -> Operand {
+        switch source {
+        case .plain(let p):
+            return operand(scratch, argument: argument, shape: shape, isWeight: false, buffer: UnsafeMutableRawPointer(mutating: p),
+                           chosen: chosen)
+        case .blocked(let b):
+            precondition(b.shape == shape, "convolution: blocked operand of shape \(b.shape) where \(shape) is needed")
+            var md = b.descriptor
+            let user = scratch.memory(&md, handle: UnsafeMutableRawPointer(b.pointer))
+            if dnnl_memory_desc_equal(&md, chosen) != 0 {
+                return Operand(argument: argument, userMemory: user, primitiveMemory: user, userMD: md,
+                               primitiveMD: chosen.pointee, needsReorder: false)
+            }
+            let inner = scratch.memory(chosen, handle: scratch.allocate(chosen))
+            return Operand(argument: argument, userMemory: user, primitiveMemory: inner, userMD: md,
+                           primitiveMD: chosen.pointee, needsReorder: true)
+        }
+    }
+
+    /// The result operand, and the blocked buffer it is written to when that is where it goes.
+    static func activationResult(_ scratch: Scratch, argument: Int32, shape: [Int], output: Output,
+                                 chosen: UnsafePointer<dnnl_memory_desc_t>) -> (Operand, BlockedActivation?) {
+        switch output {
+        case .plain(let p):
+            return (operand(scratch, argument: argument, shape: shape, isWeight: false, buffer: p, chosen: chosen), nil)
+        case .blockedOrPlain(let plainBuffer):
+            if let blocked = BlockedActivation(descriptor: chosen, shape: shape) {
+                let memory = scratch.memory(chosen, handle: UnsafeMutableRawPointer(blocked.pointer))
+                return (Operand(argument: argument, userMemory: memory, primitiveMemory: memory, userMD: chosen.pointee,
+                                primitiveMD: chosen.pointee, needsReorder: false), blocked)
+            }
+            return (operand(scratch, argument: argument, shape: shape, isWeight: false, buffer: UnsafeMutableRawPointer(plainBuffer()),
+                            chosen: chosen), nil)
+        }
+    }
+
+    /// One pass of a convolution. Forward: `a` the input, `weights` the weights, the result the output. Backward
+    /// data: `a` the output gradient, the result the input gradient. Backward weights: `a` the input, `gradOutput`
+    /// the output gradient, the result (plain) the weight gradient. Returns the blocked result when `output` allowed it
+    /// and oneDNN chose a channel-blocked layout.
+    @discardableResult
+    static func convolution(_ g: ConvolutionGeometry, pass: Pass, a: ActivationOperand, weights: UnsafePointer<Float>? = nil,
+                            gradOutput: ActivationOperand? = nil, output: Output) -> BlockedActivation? {
         let scratch = Scratch()
         let s = shapes(g)
         let forward = forwardDescriptor(g, scratch: scratch)
-        let mutableA = UnsafeMutableRawPointer(mutating: a), mutableB = UnsafeMutableRawPointer(mutating: b)
         switch pass {
         case .forward:
-            let src = operand(scratch, argument: Int32(DNNL_ARG_SRC), shape: s.src, isWeight: false, buffer: mutableA,
-                              chosen: query(forward, dnnl_query_src_md))
-            let wei = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true, buffer: mutableB,
-                              chosen: query(forward, dnnl_query_weights_md))
-            let dst = operand(scratch, argument: Int32(DNNL_ARG_DST), shape: s.dst, isWeight: false, buffer: result,
-                              chosen: query(forward, dnnl_query_dst_md))
+            let src = activationOperand(scratch, argument: Int32(DNNL_ARG_SRC), shape: s.src, source: a,
+                                        chosen: query(forward, dnnl_query_src_md))
+            let wei = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true,
+                              buffer: UnsafeMutableRawPointer(mutating: weights!), chosen: query(forward, dnnl_query_weights_md))
+            let (dst, blocked) = activationResult(scratch, argument: Int32(DNNL_ARG_DST), shape: s.dst, output: output,
+                                                  chosen: query(forward, dnnl_query_dst_md))
             execute(scratch, forward, inputs: [src, wei], output: dst)
+            return blocked
         case .backwardData:
             let pd = backwardDataDescriptor(g, forward: forward, scratch: scratch)
-            let dd = operand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, isWeight: false, buffer: mutableA,
-                             chosen: query(pd, dnnl_query_diff_dst_md))
-            let w = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true, buffer: mutableB,
-                            chosen: query(pd, dnnl_query_weights_md))
-            let ds = operand(scratch, argument: Int32(DNNL_ARG_DIFF_SRC), shape: s.src, isWeight: false, buffer: result,
-                             chosen: query(pd, dnnl_query_diff_src_md))
+            let dd = activationOperand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, source: a,
+                                       chosen: query(pd, dnnl_query_diff_dst_md))
+            let w = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true,
+                            buffer: UnsafeMutableRawPointer(mutating: weights!), chosen: query(pd, dnnl_query_weights_md))
+            let (ds, blocked) = activationResult(scratch, argument: Int32(DNNL_ARG_DIFF_SRC), shape: s.src, output: output,
+                                                 chosen: query(pd, dnnl_query_diff_src_md))
             execute(scratch, pd, inputs: [dd, w], output: ds)
+            return blocked
         case .backwardWeights:
+            guard case .plain(let result) = output else { preconditionFailure("convolution: weight gradients are plain") }
             var src = memoryDesc(s.src, tag: dnnl_format_tag_any)
             var diffWei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
             var diffDst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
@@ -210,13 +263,14 @@ enum OneDNN {
             var pd: dnnl_primitive_desc_t?
             check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, forward), "backward-weights primitive \(g)")
             scratch.descs.append(pd!)
-            let x = operand(scratch, argument: Int32(DNNL_ARG_SRC), shape: s.src, isWeight: false, buffer: mutableA,
-                            chosen: query(pd!, dnnl_query_src_md))
-            let dd = operand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, isWeight: false, buffer: mutableB,
-                             chosen: query(pd!, dnnl_query_diff_dst_md))
+            let x = activationOperand(scratch, argument: Int32(DNNL_ARG_SRC), shape: s.src, source: a,
+                                      chosen: query(pd!, dnnl_query_src_md))
+            let dd = activationOperand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, source: gradOutput!,
+                                       chosen: query(pd!, dnnl_query_diff_dst_md))
             let dw = operand(scratch, argument: Int32(DNNL_ARG_DIFF_WEIGHTS), shape: s.weights, isWeight: true, buffer: result,
                              chosen: query(pd!, dnnl_query_diff_weights_md))
             execute(scratch, pd!, inputs: [x, dd], output: dw)
+            return nil
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftGANKernels
 
 /// The Adam optimizer (Kingma and Ba 2015), with bias correction, as PyTorch's `torch.optim.Adam`.
 public final class Adam {
@@ -42,11 +43,13 @@ public final class Adam {
                 firstMoments[i].withUnsafeMutableBufferPointer { m in
                     secondMoments[i].withUnsafeMutableBufferPointer { v in
                         value.withUnsafeMutableBufferPointer { w in
-                            for k in 0..<w.count {
-                                let gk = grad[k]
-                                m[k] = b1 * m[k] + (1 - b1) * gk
-                                v[k] = b2 * v[k] + (1 - b2) * gk * gk
-                                w[k] -= stepSize * m[k] / (v[k].squareRoot() / rootC2 + eps)
+                            ParallelRows.forEachChunk(w.count, total: 4 * w.count) { range in
+                                for k in range {
+                                    let gk = grad[k]
+                                    m[k] = b1 * m[k] + (1 - b1) * gk
+                                    v[k] = b2 * v[k] + (1 - b2) * gk * gk
+                                    w[k] -= stepSize * m[k] / (v[k].squareRoot() / rootC2 + eps)
+                                }
                             }
                         }
                     }

@@ -1,3 +1,4 @@
+import Foundation
 import SwiftGANKernels
 
 /// Convolutions as three differentiable primitives, each one's gradient made of the other two, so that second
@@ -82,9 +83,17 @@ extension Tensor {
     }
 
     static func convolution(_ x: Tensor, _ w: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
-        let y = Tensor(shape: [g.batch, g.outputChannels] + g.outputSize, initializingWith: { out, _ in
-            Convolution.forward(g, input: x.storage.pointer, weight: w.storage.pointer, output: out)
-        })
+        let shape = [g.batch, g.outputChannels] + g.outputSize
+        let y: Tensor
+        if keepsBlockedActivations(g) {
+            y = activationResult(shape: shape) { plainOutput in
+                Convolution.forward(g, input: x.activationOperand, weight: w.storage.pointer, plainOutput: plainOutput)
+            }
+        } else {
+            y = Tensor(shape: shape, initializingWith: { out, _ in
+                Convolution.forward(g, input: x.storage.pointer, weight: w.storage.pointer, output: out)
+            })
+        }
         return recording(y, inputs: [x, w]) { gy in
             [!x.needsGradient(asInput: 0) ? nil : convolutionBackwardData(gy, w, geometry: g),
              !w.needsGradient(asInput: 1) ? nil : convolutionWeightGradient(x, gy, geometry: g)]
@@ -92,9 +101,17 @@ extension Tensor {
     }
 
     static func convolutionBackwardData(_ gy: Tensor, _ w: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
-        let y = Tensor(shape: [g.batch, g.inputChannels] + g.inputSize, initializingWith: { out, _ in
-            Convolution.backwardData(g, gradOutput: gy.storage.pointer, weight: w.storage.pointer, gradInput: out)
-        })
+        let shape = [g.batch, g.inputChannels] + g.inputSize
+        let y: Tensor
+        if keepsBlockedActivations(g) {
+            y = activationResult(shape: shape) { plainOutput in
+                Convolution.backwardData(g, gradOutput: gy.activationOperand, weight: w.storage.pointer, plainGradInput: plainOutput)
+            }
+        } else {
+            y = Tensor(shape: shape, initializingWith: { out, _ in
+                Convolution.backwardData(g, gradOutput: gy.storage.pointer, weight: w.storage.pointer, gradInput: out)
+            })
+        }
         return recording(y, inputs: [gy, w]) { upstream in
             [!gy.needsGradient(asInput: 0) ? nil : convolution(upstream, w, geometry: g),
              !w.needsGradient(asInput: 1) ? nil : convolutionWeightGradient(upstream, gy, geometry: g)]
@@ -103,12 +120,57 @@ extension Tensor {
 
     static func convolutionWeightGradient(_ x: Tensor, _ gy: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
         let y = Tensor(shape: [g.outputChannels, g.inputChannels] + g.kernelSize, initializingWith: { out, _ in
-            Convolution.backwardWeights(g, input: x.storage.pointer, gradOutput: gy.storage.pointer, gradWeight: out)
+            if keepsBlockedActivations(g) {
+                Convolution.backwardWeights(g, input: x.activationOperand, gradOutput: gy.activationOperand, gradWeight: out)
+            } else {
+                Convolution.backwardWeights(g, input: x.storage.pointer, gradOutput: gy.storage.pointer, gradWeight: out)
+            }
         })
         return recording(y, inputs: [x, gy]) { upstream in
             [!x.needsGradient(asInput: 0) ? nil : convolutionBackwardData(gy, upstream, geometry: g),
              !gy.needsGradient(asInput: 1) ? nil : convolution(x, upstream, geometry: g)]
         }
+    }
+
+    /// Whether convolutions hand activations to each other in oneDNN's blocked layout (see `BlockedActivation`).
+    /// On by default; `SWIFTGAN_BLOCKED_ACTIVATIONS=0` turns it off (every activation plain, as a reference and
+    /// for measuring what the layout saves).
+    nonisolated(unsafe) public static var blockedActivationsEnabled =
+        ProcessInfo.processInfo.environment["SWIFTGAN_BLOCKED_ACTIVATIONS"] != "0"
+
+    static func keepsBlockedActivations(_ g: ConvolutionGeometry) -> Bool {
+        blockedActivationsEnabled && Convolution.acceptsBlockedActivations(g)
+    }
+
+    /// The blocked copy of the values, when a convolution left them in that layout for this shape.
+    var blockedActivation: BlockedActivation? {
+        guard let b = storage.blocked, b.shape == shape else { return nil }
+        return b
+    }
+
+    /// The operand a convolution pass reads: the blocked copy when there is one, else the plain buffer.
+    var activationOperand: ActivationOperand {
+        if let b = blockedActivation { return .blocked(b) }
+        return .plain(storage.pointer)
+    }
+
+    /// A tensor of `shape` from a pass that returns a blocked result, or writes a plain one to the buffer it asks for.
+    static func activationResult(shape: [Int], _ run: (() -> UnsafeMutablePointer<Float>) -> BlockedActivation?) -> Tensor {
+        var plain: TensorStorage? = nil
+        let blocked = run {
+            let storage = TensorStorage(uninitializedCount: shape.reduce(1, *))
+            plain = storage
+            return storage.pointer
+        }
+        if let blocked { return Tensor(shape: shape, storage: TensorStorage(blocked: blocked)) }
+        return Tensor(shape: shape, storage: plain!)
+    }
+
+    /// This tensor in `layout`'s blocked layout: its own blocked copy when that is in the same layout, else its
+    /// plain values reordered.
+    func blocked(like layout: BlockedActivation) -> BlockedActivation {
+        if let b = blockedActivation, b.hasSameLayout(as: layout) { return b }
+        return BlockedActivation(plain: storage.pointer, sameLayoutAs: layout)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftGANKernels
 
 // MARK: - Kernels (no autodiff)
 
@@ -12,13 +13,25 @@ extension Tensor {
         })
     }
 
-    /// Combines two tensors element by element with broadcasting.
-    @inline(__always)
-    static func zip(_ a: Tensor, _ b: Tensor, _ name: String, _ f: (Float, Float) -> Float) -> Tensor {
+    /// `map` split over the cores. `f` is a type, not a closure, so that the loop is specialized for it and the
+    /// function inlined (a closure would be called once per element from the worker threads).
+    func mapInParallel<F: UnaryElementwise>(_ f: F) -> Tensor {
+        Tensor(shape: shape, initializingWith: { out, n in
+            let src = storage.pointer
+            ParallelRows.forEachChunk(n, total: n) { range in
+                for i in range { out[i] = f(src[i]) }
+            }
+        })
+    }
+
+    /// Combines two tensors element by element with broadcasting; split over the cores when the shapes are equal.
+    static func zip<F: BinaryElementwise>(_ a: Tensor, _ b: Tensor, _ name: String, _ f: F) -> Tensor {
         if a.shape == b.shape {
             return Tensor(shape: a.shape, initializingWith: { out, n in
                 let pa = a.storage.pointer, pb = b.storage.pointer
-                for i in 0..<n { out[i] = f(pa[i], pb[i]) }
+                ParallelRows.forEachChunk(n, total: n) { range in
+                    for i in range { out[i] = f(pa[i], pb[i]) }
+                }
             })
         }
         guard let shape = BroadcastLoop.broadcastShape(a.shape, b.shape) else {
@@ -50,26 +63,26 @@ extension Tensor {
 
 extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let y = zip(a, b, "+") { $0 + $1 }
+        let y = zip(a, b, "+", Addition())
         let (sa, sb) = (a.shape, b.shape)
         return recording(y, inputs: [a, b]) { g in [g.sum(toShape: sa), g.sum(toShape: sb)] }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let y = zip(a, b, "-") { $0 - $1 }
+        let y = zip(a, b, "-", Subtraction())
         let (sa, sb) = (a.shape, b.shape)
         return recording(y, inputs: [a, b]) { g in [g.sum(toShape: sa), (-g).sum(toShape: sb)] }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let y = zip(a, b, "*") { $0 * $1 }
+        let y = zip(a, b, "*", Multiplication())
         return recording(y, inputs: [a, b]) { g in
             [!a.needsGradient(asInput: 0) ? nil : (g * b).sum(toShape: a.shape), !b.needsGradient(asInput: 1) ? nil : (g * a).sum(toShape: b.shape)]
         }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let y = zip(a, b, "/") { $0 / $1 }
+        let y = zip(a, b, "/", Division())
         return recording(y, inputs: [a, b]) { g in
             [!a.needsGradient(asInput: 0) ? nil : (g / b).sum(toShape: a.shape),
              !b.needsGradient(asInput: 1) ? nil : (-(g * a) / (b * b)).sum(toShape: b.shape)]
@@ -161,7 +174,8 @@ extension Tensor {
 
     /// `x` where positive, `slope * x` elsewhere.
     public func leakyRelu(slope: Float = 0.2) -> Tensor {
-        let y = map { $0 > 0 ? $0 : $0 * slope }
+        let y = blockedActivation.map { Tensor(shape: shape, storage: TensorStorage(blocked: BlockedOps.leakyRelu($0, slope: slope))) }
+            ?? mapInParallel(LeakyRelu(slope: slope))
         return Tensor.recording(y, inputs: [self]) { g in [Tensor.leakyReluGradient(g, at: self.detached, slope: slope)] }
     }
 
@@ -169,7 +183,13 @@ extension Tensor {
     /// gradient is the same function of the upstream gradient; `x` only selects (its derivative is zero almost
     /// everywhere).
     static func leakyReluGradient(_ g: Tensor, at x: Tensor, slope: Float) -> Tensor {
-        let y = zip(g, x, "leakyReluGradient") { $1 > 0 ? $0 : $0 * slope }
+        let y: Tensor
+        if g.shape == x.shape, let layout = x.blockedActivation ?? g.blockedActivation {
+            let blocked = BlockedOps.leakyReluGradient(g.blocked(like: layout), at: x.blocked(like: layout), slope: slope)
+            y = Tensor(shape: g.shape, storage: TensorStorage(blocked: blocked))
+        } else {
+            y = zip(g, x, "leakyReluGradient", LeakyReluGradient(slope: slope))
+        }
         return recording(y, inputs: [g]) { upstream in [leakyReluGradient(upstream, at: x, slope: slope)] }
     }
 
@@ -193,4 +213,42 @@ extension Tensor {
     @inline(__always) static func softplus(_ x: Float) -> Float {
         Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
     }
+}
+
+/// An elementwise function of one value, as a type: generic loops are specialized for it and inline it.
+protocol UnaryElementwise {
+    func callAsFunction(_ x: Float) -> Float
+}
+
+/// An elementwise function of two values, as a type: generic loops are specialized for it and inline it.
+protocol BinaryElementwise {
+    func callAsFunction(_ a: Float, _ b: Float) -> Float
+}
+
+struct Addition: BinaryElementwise {
+    @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b }
+}
+
+struct Subtraction: BinaryElementwise {
+    @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b }
+}
+
+struct Multiplication: BinaryElementwise {
+    @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b }
+}
+
+struct Division: BinaryElementwise {
+    @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b }
+}
+
+/// `x` where positive, `slope * x` elsewhere.
+struct LeakyRelu: UnaryElementwise {
+    var slope: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : x * slope }
+}
+
+/// The gradient `g` passed where `x > 0`, `slope * g` elsewhere.
+struct LeakyReluGradient: BinaryElementwise {
+    var slope: Float
+    @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : g * slope }
 }

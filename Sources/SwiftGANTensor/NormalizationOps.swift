@@ -25,36 +25,26 @@ extension Tensor {
                      "batchNormalized: scale \(scale.shape) and shift \(shift.shape) must be [\(c)] for input shape \(shape)")
         let count = n * spatial
         precondition(count > 1, "batchNormalized: needs more than one value per channel, input shape \(shape)")
-        var meanValues = [Float](repeating: 0, count: c), inverseStd = [Float](repeating: 0, count: c)
-        var varianceValues = [Float](repeating: 0, count: c)
-        let x = storage.pointer
-        for ch in 0..<c {
-            var sum = 0.0
-            for b in 0..<n {
-                let row = x + (b * c + ch) * spatial
-                for i in 0..<spatial { sum += Double(row[i]) }
-            }
-            let mean = sum / Double(count)
-            var squares = 0.0
-            for b in 0..<n {
-                let row = x + (b * c + ch) * spatial
-                for i in 0..<spatial { let d = Double(row[i]) - mean; squares += d * d }
-            }
-            let variance = squares / Double(count)
-            meanValues[ch] = Float(mean)
-            varianceValues[ch] = Float(variance)
-            inverseStd[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
-        }
         let gamma = scale.storage.pointer, beta = shift.storage.pointer
-        let y = Tensor(shape: shape, initializingWith: { out, _ in
-            for b in 0..<n {
-                for ch in 0..<c {
+        let y: Tensor
+        let meanValues: [Float], varianceValues: [Float], inverseStd: [Float]
+        if let blocked = blockedActivation {
+            (meanValues, varianceValues, inverseStd) = BlockedOps.statistics(blocked, epsilon: epsilon)
+            let a = (0..<c).map { inverseStd[$0] * gamma[$0] }
+            let b = (0..<c).map { beta[$0] - meanValues[$0] * a[$0] }
+            y = Tensor(shape: shape, storage: TensorStorage(blocked: BlockedOps.affine(blocked, scale: a, shift: b)))
+        } else {
+            (meanValues, varianceValues, inverseStd) = plainBatchStatistics(epsilon: epsilon)
+            let x = storage.pointer
+            y = Tensor(shape: shape, initializingWith: { out, total in
+                ParallelRows.forEach(n * c, total: total) { row in
+                    let ch = row % c
                     let a = inverseStd[ch] * gamma[ch], shiftValue = beta[ch] - meanValues[ch] * a
-                    let src = x + (b * c + ch) * spatial, dst = out + (b * c + ch) * spatial
+                    let src = x + row * spatial, dst = out + row * spatial
                     for i in 0..<spatial { dst[i] = src[i] * a + shiftValue }
                 }
-            }
-        })
+            })
+        }
         let input = self
         let output = Tensor.recording(y, inputs: [self, scale, shift]) { g in
             if GradientRecording.isEnabled {
@@ -86,38 +76,81 @@ extension Tensor {
         return (shape[0], shape[1], shape[2...].reduce(1, *))
     }
 
+    /// Per-channel mean, biased variance and `1 / sqrt(variance + epsilon)` of a plain `[N, C, spatial...]` tensor.
+    func plainBatchStatistics(epsilon: Float) -> (mean: [Float], variance: [Float], inverseStd: [Float]) {
+        let (n, c, spatial) = batchNormLayout("batchNormalized")
+        let count = n * spatial
+        var meanValues = [Float](repeating: 0, count: c), inverseStd = [Float](repeating: 0, count: c)
+        var varianceValues = [Float](repeating: 0, count: c)
+        let x = storage.pointer
+        meanValues.withUnsafeMutableBufferPointer { means in
+            varianceValues.withUnsafeMutableBufferPointer { variances in
+                inverseStd.withUnsafeMutableBufferPointer { inverses in
+                    // One channel per row of the parallel loop: its values are `n` runs of `spatial`.
+                    ParallelRows.forEach(c, total: n * c * spatial) { ch in
+                        var sum = 0.0
+                        for b in 0..<n { sum += RowReduction.sum(x + (b * c + ch) * spatial, spatial) }
+                        let mean = sum / Double(count)
+                        var squares = 0.0
+                        for b in 0..<n {
+                            squares += RowReduction.sumOfSquaredDeviations(x + (b * c + ch) * spatial, spatial, from: Float(mean))
+                        }
+                        let variance = squares / Double(count)
+                        means[ch] = Float(mean)
+                        variances[ch] = Float(variance)
+                        inverses[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
+                    }
+                }
+            }
+        }
+        return (meanValues, varianceValues, inverseStd)
+    }
+
     /// Fused first-order backward: with `xhat = (x - mean) * inverseStd` and per-channel sums of `g` and `g * xhat`,
     /// `dx = scale * inverseStd / M * (M g - sum(g) - xhat * sum(g xhat))`, `dscale = sum(g xhat)`, `dshift = sum(g)`.
     static func batchNormBackward(input: Tensor, gradient g: Tensor, scale: Tensor, mean: [Float], inverseStd: [Float])
         -> (input: Tensor, scale: Tensor, shift: Tensor) {
         let (n, c, spatial) = input.batchNormLayout("batchNormBackward")
-        let x = input.storage.pointer, gp = g.storage.pointer, gamma = scale.storage.pointer
+        let gamma = scale.storage.pointer
+        let count = Float(n * spatial)
+        if let layout = input.blockedActivation ?? g.blockedActivation {
+            // Both operands in the blocked layout (the one not in it is reordered once).
+            let xb = input.blocked(like: layout), gb = g.blocked(like: layout)
+            let sums = BlockedOps.gradientSums(gb, xb, mean: mean)
+            let sumG = sums.sumG.map { Float($0) }
+            let sumGXhat = (0..<c).map { Float(sums.sumGCentered[$0] * Double(inverseStd[$0])) }
+            let k = (0..<c).map { gamma[$0] * inverseStd[$0] / count }
+            let dx = BlockedOps.normalizationInputGradient(gb, xb, mean: mean, inverseStd: inverseStd, k: k, sumG: sumG,
+                                                           sumGXhat: sumGXhat, count: count)
+            return (Tensor(shape: input.shape, storage: TensorStorage(blocked: dx)), Tensor(shape: [c], scalars: sumGXhat),
+                    Tensor(shape: [c], scalars: sumG))
+        }
+        let x = input.storage.pointer, gp = g.storage.pointer
         var sumG = [Double](repeating: 0, count: c), sumGX = [Double](repeating: 0, count: c)
-        for b in 0..<n {
-            for ch in 0..<c {
-                let xr = x + (b * c + ch) * spatial, gr = gp + (b * c + ch) * spatial
-                let m = mean[ch], s = inverseStd[ch]
-                var a = 0.0, bsum = 0.0
-                for i in 0..<spatial {
-                    a += Double(gr[i])
-                    bsum += Double(gr[i] * (xr[i] - m) * s)
+        sumG.withUnsafeMutableBufferPointer { sumsG in
+            sumGX.withUnsafeMutableBufferPointer { sumsGX in
+                ParallelRows.forEach(c, total: 2 * n * c * spatial) { ch in
+                    var a = 0.0, centered = 0.0
+                    for b in 0..<n {
+                        let offset = (b * c + ch) * spatial
+                        a += RowReduction.sum(gp + offset, spatial)
+                        centered += RowReduction.dotWithDeviations(gp + offset, x + offset, spatial, from: mean[ch])
+                    }
+                    sumsG[ch] = a
+                    sumsGX[ch] = centered * Double(inverseStd[ch])
                 }
-                sumG[ch] += a
-                sumGX[ch] += bsum
             }
         }
-        let count = Float(n * spatial)
-        let dx = Tensor(shape: input.shape, initializingWith: { out, _ in
-            for b in 0..<n {
-                for ch in 0..<c {
-                    let xr = x + (b * c + ch) * spatial, gr = gp + (b * c + ch) * spatial, dst = out + (b * c + ch) * spatial
-                    let m = mean[ch], s = inverseStd[ch]
-                    let k = gamma[ch] * s / count
-                    let meanG = Float(sumG[ch]), meanGX = Float(sumGX[ch])
-                    for i in 0..<spatial {
-                        let xhat = (xr[i] - m) * s
-                        dst[i] = k * (count * gr[i] - meanG - xhat * meanGX)
-                    }
+        let dx = Tensor(shape: input.shape, initializingWith: { out, total in
+            ParallelRows.forEach(n * c, total: 2 * total) { row in
+                let ch = row % c
+                let xr = x + row * spatial, gr = gp + row * spatial, dst = out + row * spatial
+                let m = mean[ch], s = inverseStd[ch]
+                let k = gamma[ch] * s / count
+                let meanG = Float(sumG[ch]), meanGX = Float(sumGX[ch])
+                for i in 0..<spatial {
+                    let xhat = (xr[i] - m) * s
+                    dst[i] = k * (count * gr[i] - meanG - xhat * meanGX)
                 }
             }
         })
@@ -145,5 +178,46 @@ extension Tensor {
                 }
             }
         })
+    }
+}
+
+/// Sums over one contiguous run of values in 16 float lanes (so the loop vectorizes; a single running sum cannot be
+/// reordered and runs one add at a time), each run's total carried on in `Double` by the caller.
+enum RowReduction {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    /// `sum(p[0..<count])`.
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
+        var lanes = SIMD16<Float>(), i = 0
+        while i + 16 <= count { lanes += load(p, i); i += 16 }
+        var total = Double(lanes.sum())
+        while i < count { total += Double(p[i]); i += 1 }
+        return total
+    }
+
+    /// `sum((p[i] - center)^2)`.
+    @inline(__always)
+    static func sumOfSquaredDeviations(_ p: UnsafePointer<Float>, _ count: Int, from center: Float) -> Double {
+        var lanes = SIMD16<Float>(), i = 0
+        let c = SIMD16<Float>(repeating: center)
+        while i + 16 <= count { let d = load(p, i) - c; lanes += d * d; i += 16 }
+        var total = Double(lanes.sum())
+        while i < count { let d = Double(p[i] - center); total += d * d; i += 1 }
+        return total
+    }
+
+    /// `sum(g[i] * (x[i] - center))`.
+    @inline(__always)
+    static func dotWithDeviations(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, from center: Float) -> Double {
+        var lanes = SIMD16<Float>(), i = 0
+        let c = SIMD16<Float>(repeating: center)
+        while i + 16 <= count { lanes += load(g, i) * (load(x, i) - c); i += 16 }
+        var total = Double(lanes.sum())
+        while i < count { total += Double(g[i] * (x[i] - center)); i += 1 }
+        return total
     }
 }

@@ -6,7 +6,12 @@ import SwiftGANKernels
 /// when it is not the only owner (copy-on-write).
 public final class TensorStorage {
     public let count: Int
-    public let pointer: UnsafeMutablePointer<Float>
+    /// The plain row-major buffer; nil while the values exist only in `blocked` (made on first use).
+    private var plainPointer: UnsafeMutablePointer<Float>?
+    /// The same values in oneDNN's channel-blocked layout, when a convolution produced them that way (see
+    /// `BlockedActivation`). The ops that understand the layout (convolutions, batch normalization, leaky ReLU)
+    /// read and write this; every other op reads `pointer`, which makes the plain copy on first use.
+    public private(set) var blocked: BlockedActivation?
 
     /// Keeps freed tensor memory in the process for reuse. By default glibc maps every block over 128 KiB (up to
     /// 32 MiB, adaptively) from the kernel and unmaps it on free, so each training step faulted in and zeroed its
@@ -16,12 +21,23 @@ public final class TensorStorage {
         return true
     }()
 
+    static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        _ = TensorStorage.allocatorConfigured
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
     /// Uninitialized storage for `count` values (the caller writes every element).
     public init(uninitializedCount count: Int) {
-        _ = TensorStorage.allocatorConfigured
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        plainPointer = TensorStorage.allocate(count)
+    }
+
+    /// Storage whose values are those of `blocked`; the plain buffer is made when first asked for.
+    public init(blocked: BlockedActivation) {
+        count = blocked.shape.reduce(1, *)
+        self.blocked = blocked
+        plainPointer = nil
     }
 
     public convenience init(repeating value: Float, count: Int) {
@@ -34,5 +50,23 @@ public final class TensorStorage {
         pointer.initialize(from: source, count: count)
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    /// The values in plain row-major order. Storage that a convolution left in the blocked layout is copied out on
+    /// the first call (not thread-safe: a tensor is used from one thread at a time).
+    public var pointer: UnsafeMutablePointer<Float> {
+        if let p = plainPointer { return p }
+        let p = TensorStorage.allocate(count)
+        blocked!.copy(toPlain: p)
+        plainPointer = p
+        return p
+    }
+
+    /// Before writing through `pointer`: makes the plain copy and forgets the blocked one, which would go stale.
+    func prepareForWriting() {
+        if blocked != nil {
+            _ = pointer
+            blocked = nil
+        }
+    }
+
+    deinit { plainPointer.map { UnsafeMutableRawPointer($0).deallocate() } }
 }

@@ -80,6 +80,7 @@ public struct Tensor {
             storage = TensorStorage(copying: storage.pointer, count: storage.count)
         }
         node = nil
+        storage.prepareForWriting()
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
