@@ -155,9 +155,10 @@ enum OneDNN {
     }
 
     /// Backward-data primitive descriptor with "any" layouts.
-    static func backwardDataDescriptor(_ g: ConvolutionGeometry, forward: dnnl_primitive_desc_t, scratch: Scratch) -> dnnl_primitive_desc_t {
+    static func backwardDataDescriptor(_ g: ConvolutionGeometry, forward: dnnl_primitive_desc_t, scratch: Scratch,
+                                       plainGradInput: Bool = false) -> dnnl_primitive_desc_t {
         let s = shapes(g)
-        var diffSrc = memoryDesc(s.src, tag: dnnl_format_tag_any)
+        var diffSrc = memoryDesc(s.src, tag: plainGradInput ? plainTag(rank: s.src.count, isWeight: false) : dnnl_format_tag_any)
         var wei = memoryDesc(s.weights, tag: dnnl_format_tag_any)
         var diffDst = memoryDesc(s.dst, tag: dnnl_format_tag_any)
         var strides = dims(g.stride), padL = dims(g.padding), padR = dims(g.paddingAfter)

@@ -106,4 +106,32 @@ final class TransposedConvolutionChainTests: XCTestCase {
             }
         }
     }
+
+    /// Bias and activation read from a blocked buffer and written plain (the stage before one that reads plain values).
+    func testBiasAndActivationFromBlockedToPlain() {
+        var rng = LCG(state: 6)
+        let (n, c, spatial) = (2, 13, 6)
+        let plain = rng.array(n * c * spatial), bias = rng.array(c)
+        for activation in [TransposedConvolutionChain.Activation.relu, .tanh] {
+            let expected = plain.indices.map { i -> Float in
+                let v = plain[i] + bias[(i / spatial) % c]
+                return activation == .relu ? max(v, 0) : tanhf(v)
+            }
+            for width in [8, 16] {
+                let blocks = (c + width - 1) / width
+                var blocked = [Float](repeating: 0, count: n * blocks * width * spatial)
+                for b in 0..<n { for ch in 0..<c { for s in 0..<spatial {
+                    blocked[((b * blocks + ch / width) * spatial + s) * width + ch % width] = plain[(b * c + ch) * spatial + s]
+                } } }
+                var result = [Float](repeating: .nan, count: plain.count)
+                result.withUnsafeMutableBufferPointer {
+                    TransposedConvolutionChain.applyBiasAndActivation(from: blocked, width: width, toPlain: $0.baseAddress!, batch: n,
+                                                                      channels: c, spatial: spatial, bias: bias, activation: activation)
+                }
+                for i in 0..<plain.count {
+                    XCTAssertEqual(result[i], expected[i], accuracy: 1e-6, "width \(width) \(activation) at \(i)")
+                }
+            }
+        }
+    }
 }
