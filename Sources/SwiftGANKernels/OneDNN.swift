@@ -243,7 +243,8 @@ enum OneDNN {
             execute(scratch, forward, inputs: [src, wei], output: dst)
             return blocked
         case .backwardData:
-            let pd = backwardDataDescriptor(g, forward: forward, scratch: scratch)
+            // An input gradient of 1-4 channels (an image) is written plain, as `transposedConvolutionChain` explains.
+            let pd = backwardDataDescriptor(g, forward: forward, scratch: scratch, plainGradInput: g.inputChannels <= 4)
             let dd = activationOperand(scratch, argument: Int32(DNNL_ARG_DIFF_DST), shape: s.dst, source: a,
                                        chosen: query(pd, dnnl_query_diff_dst_md))
             let w = operand(scratch, argument: Int32(DNNL_ARG_WEIGHTS), shape: s.weights, isWeight: true,
