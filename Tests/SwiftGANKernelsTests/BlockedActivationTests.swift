@@ -80,7 +80,9 @@ final class BlockedActivationTests: XCTestCase {
                 Convolution.backwardWeights(g, input: .blocked(bx), gradOutput: .blocked(bdy), gradWeight: &blockedDw)
                 assertClose(blockedDw, dw, "backward weights \(label)")
                 var mixedDw = [Float](repeating: .nan, count: g.weightElementCount)
-                Convolution.backwardWeights(g, input: .plain(x), gradOutput: .blocked(bdy), gradWeight: &mixedDw)
+                x.withUnsafeBufferPointer { xp in
+                    Convolution.backwardWeights(g, input: .plain(xp.baseAddress!), gradOutput: .blocked(bdy), gradWeight: &mixedDw)
+                }
                 assertClose(mixedDw, dw, "backward weights, plain input \(label)")
             }
         }
