@@ -38,24 +38,28 @@ public final class Adam {
             let g = gradients[i]
             precondition(g.shape == p.value.shape,
                          "Adam: gradient shape \(g.shape) for parameter \(parameters[i].name) of shape \(p.value.shape)")
-            var value = p.value.detached
-            g.withUnsafeBufferPointer { grad in
-                firstMoments[i].withUnsafeMutableBufferPointer { m in
-                    secondMoments[i].withUnsafeMutableBufferPointer { v in
-                        value.withUnsafeMutableBufferPointer { w in
-                            ParallelRows.forEachChunk(w.count, total: 4 * w.count) { range in
-                                for k in range {
-                                    let gk = grad[k]
-                                    m[k] = b1 * m[k] + (1 - b1) * gk
-                                    v[k] = b2 * v[k] + (1 - b2) * gk * gk
-                                    w[k] -= stepSize * m[k] / (v[k].squareRoot() / rootC2 + eps)
+            // The new weights go to fresh storage, read from the old: updating in place would first copy the
+            // weights, whose storage the parameter still shares (one more pass over them each step).
+            let old = p.value
+            let updated = Tensor(shape: old.shape, initializingWith: { w, count in
+                old.withUnsafeBufferPointer { previous in
+                    g.withUnsafeBufferPointer { grad in
+                        firstMoments[i].withUnsafeMutableBufferPointer { m in
+                            secondMoments[i].withUnsafeMutableBufferPointer { v in
+                                ParallelRows.forEachChunk(count, total: 4 * count) { range in
+                                    for k in range {
+                                        let gk = grad[k]
+                                        m[k] = b1 * m[k] + (1 - b1) * gk
+                                        v[k] = b2 * v[k] + (1 - b2) * gk * gk
+                                        w[k] = previous[k] - stepSize * m[k] / (v[k].squareRoot() / rootC2 + eps)
+                                    }
                                 }
                             }
                         }
                     }
                 }
-            }
-            p.value = value
+            })
+            p.value = updated
         }
     }
 
