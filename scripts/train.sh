@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: set up, build optimized, and train a DCGAN on Fashion-MNIST (about 6 minutes on 2 cores),
+# The main job: set up, build optimized, and train a DCGAN on Fashion-MNIST (about 2 minutes on 2 cores),
 # writing sample grids to runs/fashion-mnist/samples/. Extra arguments go to 'swiftgan train'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
