@@ -3,9 +3,10 @@ import CDNNL
 /// The one place that talks to oneDNN's C API (version 2.x). A later oneDNN (3.x changed how
 /// primitive descriptors are made) only needs this file changed.
 ///
-/// Every call takes the caller's plain row-major buffers (`ncw`/`nchw`/`ncdhw` activations, `oiw`/`oihw`/`oidhw`
-/// weights). oneDNN is asked for its preferred (blocked) layouts, since its fast `jit:avx2` kernels only run on
-/// those, and operands are reordered in and out around the call when its choice differs from ours.
+/// Calls take the caller's plain row-major buffers (`ncw`/`nchw`/`ncdhw` activations, `oiw`/`oihw`/`oidhw`
+/// weights) or activations already in oneDNN's channel-blocked layout (`BlockedActivation`). oneDNN is asked for its
+/// preferred (blocked) layouts, since its fast kernels (`jit:avx2`, `jit:avx512_core`) only run on those; operands are
+/// reordered in and out around the call when its choice differs from theirs, and a result can be left blocked.
 enum OneDNN {
     /// Process-wide CPU engine and stream, created on first use.
     static let context: (engine: dnnl_engine_t, stream: dnnl_stream_t) = {
@@ -90,7 +91,7 @@ enum OneDNN {
         }
     }
 
-    /// An operand of a primitive: the user's plain buffer, and the primitive's own layout if that differs.
+    /// An operand of a primitive: the caller's buffer, and the primitive's own layout if that differs.
     struct Operand {
         var argument: Int32
         var userMemory: dnnl_memory_t
@@ -102,14 +103,21 @@ enum OneDNN {
 
     static func operand(_ scratch: Scratch, argument: Int32, shape: [Int], isWeight: Bool,
                         buffer: UnsafeMutableRawPointer, chosen: UnsafePointer<dnnl_memory_desc_t>) -> Operand {
-        var userMD = memoryDesc(shape, tag: plainTag(rank: shape.count, isWeight: isWeight))
-        let user = scratch.memory(&userMD, handle: buffer)
-        if dnnl_memory_desc_equal(&userMD, chosen) != 0 {
-            return Operand(argument: argument, userMemory: user, primitiveMemory: user, userMD: userMD,
+        operand(scratch, argument: argument, userMD: memoryDesc(shape, tag: plainTag(rank: shape.count, isWeight: isWeight)),
+                buffer: buffer, chosen: chosen)
+    }
+
+    /// An operand whose buffer is laid out as `userMD` says; reordered when the primitive chose another layout.
+    static func operand(_ scratch: Scratch, argument: Int32, userMD: dnnl_memory_desc_t, buffer: UnsafeMutableRawPointer,
+                        chosen: UnsafePointer<dnnl_memory_desc_t>) -> Operand {
+        var md = userMD
+        let user = scratch.memory(&md, handle: buffer)
+        if dnnl_memory_desc_equal(&md, chosen) != 0 {
+            return Operand(argument: argument, userMemory: user, primitiveMemory: user, userMD: md,
                            primitiveMD: chosen.pointee, needsReorder: false)
         }
         let inner = scratch.memory(chosen, handle: scratch.allocate(chosen))
-        return Operand(argument: argument, userMemory: user, primitiveMemory: inner, userMD: userMD,
+        return Operand(argument: argument, userMemory: user, primitiveMemory: inner, userMD: md,
                        primitiveMD: chosen.pointee, needsReorder: true)
     }
 
@@ -193,15 +201,7 @@ enum OneDNN {
                            chosen: chosen)
         case .blocked(let b):
             precondition(b.shape == shape, "convolution: blocked operand of shape \(b.shape) where \(shape) is needed")
-            var md = b.descriptor
-            let user = scratch.memory(&md, handle: UnsafeMutableRawPointer(b.pointer))
-            if dnnl_memory_desc_equal(&md, chosen) != 0 {
-                return Operand(argument: argument, userMemory: user, primitiveMemory: user, userMD: md,
-                               primitiveMD: chosen.pointee, needsReorder: false)
-            }
-            let inner = scratch.memory(chosen, handle: scratch.allocate(chosen))
-            return Operand(argument: argument, userMemory: user, primitiveMemory: inner, userMD: md,
-                           primitiveMD: chosen.pointee, needsReorder: true)
+            return operand(scratch, argument: argument, userMD: b.descriptor, buffer: UnsafeMutableRawPointer(b.pointer), chosen: chosen)
         }
     }
 
