@@ -56,6 +56,9 @@ enum SampleCommand {
         if options.has("keep-fragments") && c.spatialRank != 3 {
             throw UsageError("--keep-fragments applies to 3D checkpoints; \(path) is an image checkpoint")
         }
+        if options.has("keep-fragments") && !options.has("individual") {
+            throw UsageError("--keep-fragments changes the meshes that --individual writes; without --individual no mesh is written")
+        }
         let images = gan.generate(gan.latents(count: count, seed: seed), labels: labels)
         if c.spatialRank == 3 {
             // Shapes: rendered previews, and with --individual a mesh (marching cubes) per shape.

@@ -93,8 +93,8 @@ public enum Convolution {
                                        gradWeight: UnsafeMutablePointer<Float>) {
         precondition(acceptsBlockedActivations(g), "Convolution: \(g) does not take blocked activations")
         KernelProfile.measure("conv backward weights \(g.spatialRank)D" + label(g, wholeWindow: false)) {
-            OneDNN.convolution(g, pass: .backwardWeights, a: input, gradOutput: gradOutput,
-                               output: .plain(UnsafeMutableRawPointer(gradWeight)))
+            _ = OneDNN.convolution(g, pass: .backwardWeights, a: input, gradOutput: gradOutput,
+                                   output: .plain(UnsafeMutableRawPointer(gradWeight)))
         }
     }
 }

@@ -9,7 +9,8 @@ public enum NPYWriteType: Sendable {
 }
 
 extension VoxelIO {
-    /// Reads a NumPy `.npy` file holding one grid `(N, N, N)` or several `(count, N, N, N)`.
+    /// Reads a NumPy `.npy` file holding one grid `(N, N, N)` or several `(count, N, N, N)` (also `(count, 1, N, N, N)`,
+    /// a batch with its one channel axis, as a model's output is saved).
     ///
     /// Format versions 1, 2 and 3 are read. `shape` may also be `(count, 1, N, N, N)` (one channel).
     /// Element types: `b1`, `u1`, `u2`, `u4`, `u8`, `i1`, `i2`, `i4`, `i8` (zero is empty and any
@@ -70,7 +71,7 @@ extension VoxelIO {
             spatial = Array(shape[1...])
         default:
             throw DataError.unsupported(
-                path: path, reason: "expected shape (N, N, N) or (count, N, N, N), found \(header.shape)")
+                path: path, reason: "expected shape (N, N, N), (count, N, N, N) or (count, 1, N, N, N), found \(header.shape)")
         }
         let (_, size) = try checkGridShape(spatial, count: count, path: path)
         let volume = size * size * size

@@ -71,7 +71,14 @@ public enum VoxelIO {
             let mesh = try MeshIO.read(path)
             return [try Voxelizer.voxelize(mesh, size: size ?? 32, mode: meshMode, source: path)]
         } else {
-            grids = try readIDX(path)
+            do {
+                grids = try readIDX(path)
+            } catch DataError.malformed(let file, let reason)
+                        where reason.hasPrefix("not an IDX file") && !isShapeFileName((path as NSString).lastPathComponent) {
+                // Neither a shape extension nor an IDX name: say what is expected rather than what IDX wanted.
+                throw DataError.unsupported(
+                    path: file, reason: "not a shape file (.binvox, .npy, .off, .obj, or IDX voxel grids named *idx4*)")
+            }
         }
         guard let size else { return grids }
         return grids.map { $0.resampled(to: size, downsampling: downsampling) }

@@ -257,5 +257,9 @@ final class CommandLineTests: SwiftganProcessTestCase {
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
         try assertError(["evaluate", "--checkpoint", checkpoint, "--count", "1"], contains: "between 2 and 100000")
         try assertError(["interpolate", "--checkpoint", checkpoint, "--from-index", "1"], contains: "--from-shape FILE, which is not given")
+        try assertError(["sample", "--checkpoint", checkpoint, "--keep-fragments"], contains: "without --individual")
+        _ = FileManager.default.createFile(atPath: work + "/photo.png", contents: Data([0x89, 0x50, 0x4E, 0x47, 0, 0, 0, 0]))
+        try assertError(["interpolate", "--checkpoint", checkpoint, "--from-shape", "photo.png"],
+                        contains: "photo.png: unsupported: not a shape file (.binvox, .npy, .off, .obj")
     }
 }

@@ -165,6 +165,8 @@ final class NPYTests: XCTestCase {
             ("range.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1)}", [0, 0, 0, 0x40]), "[0, 1]"),
             ("nan.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1)}", [0, 0, 0xC0, 0x7F]), "[0, 1]"),
             ("rank.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4, 2)}", [UInt8](repeating: 0, count: 8)), "expected shape"),
+            ("channels.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 2, 2, 2, 2)}", [UInt8](repeating: 0, count: 16)),
+             "(count, 1, N, N, N), found [1, 2, 2, 2, 2]"),
             ("cubic.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2, 3)}", [UInt8](repeating: 0, count: 12)), "not cubic"),
             ("header.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2, 2}", singleC), "bad .npy header"),
             ("noshape.npy", npy("{'descr': '|u1', 'fortran_order': False}", singleC), "no 'shape'"),
