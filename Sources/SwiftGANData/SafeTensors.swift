@@ -164,7 +164,7 @@ public struct SafeTensorsFile: Equatable, Sendable {
             if entry.begin > covered {
                 throw DataError.malformed(
                     path: path, reason: "bytes \(covered)..<\(entry.begin) of the data buffer belong to no "
-                        + "tensor (gap before '\(entry.name)')")
+                        + "tensor (gap before '\(entry.name)'; was a tensor's entry removed from the header?)")
             }
             covered = entry.end
             previousName = entry.name
