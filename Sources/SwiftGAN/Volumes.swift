@@ -29,8 +29,11 @@ extension VoxelDataset {
 
     /// Shapes from a file or folder to compare with a model's (fitting, evaluation), each with where it came from
     /// (`file` or `file, shape k`): resampled to `size`^3 and turned, file by file, so that their up axis is `upAxis`
-    /// (a y-up `.binvox` shape against a model trained on z-up grids is rotated a quarter turn about x).
-    public static func loadForComparison(_ path: String, size: Int, upAxis: Int) throws -> [(grid: VoxelGrid, source: String)] {
+    /// (a y-up `.binvox` shape against a model trained on z-up grids is rotated a quarter turn about x). Each file's
+    /// own up axis is `storedUpAxis(file)` unless `filesUpAxis` says otherwise (for files that break their format's
+    /// convention).
+    public static func loadForComparison(_ path: String, size: Int, upAxis: Int,
+                                         filesUpAxis: Int? = nil) throws -> [(grid: VoxelGrid, source: String)] {
         var isDirectory: ObjCBool = false
         let files: [String]
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -42,15 +45,10 @@ extension VoxelDataset {
         }
         var shapes: [(grid: VoxelGrid, source: String)] = []
         for file in files {
-            let stored = storedUpAxis(file)
+            let stored = filesUpAxis ?? storedUpAxis(file)
             let grids = try VoxelIO.load(file, size: size)
             for (k, grid) in grids.enumerated() {
-                let turned: VoxelGrid
-                switch (stored, upAxis) {
-                case (1, 2): turned = grid.rotatedQuarterTurnAboutX(yUpToZUp: true)
-                case (2, 1): turned = grid.rotatedQuarterTurnAboutX(yUpToZUp: false)
-                default: turned = grid
-                }
+                let turned = grid.rotatedQuarterTurn(bringing: stored, to: upAxis)
                 shapes.append((turned, grids.count == 1 ? file : "\(file), shape \(k)"))
             }
         }

@@ -77,6 +77,13 @@ struct ParsedArguments {
         return v
     }
 
+    /// `--up-axis x|y|z` as 0, 1 or 2; nil when not given.
+    func upAxis() throws -> Int? {
+        guard let axis = values["up-axis"] else { return nil }
+        guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
+        return index
+    }
+
     func uint64(_ name: String) throws -> UInt64? {
         guard let text = values[name] else { return nil }
         guard let v = UInt64(text) else { throw UsageError("--\(name): '\(text)' is not a non-negative whole number") }

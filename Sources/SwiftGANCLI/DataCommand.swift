@@ -261,12 +261,7 @@ enum DataCommand {
             }
             let shapes = try VoxelDataset.load(path, size: size)
             var renderOptions = RenderOptions()
-            if let axis = options.string("up-axis") {
-                guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
-                renderOptions.upAxis = Axis(rawValue: index) ?? .z
-            } else {
-                renderOptions.upAxis = Axis(rawValue: VoxelDataset.storedUpAxis(path)) ?? .z
-            }
+            renderOptions.upAxis = Axis(rawValue: try options.upAxis() ?? VoxelDataset.storedUpAxis(path)) ?? .z
             let grids = Array(shapes.grids.prefix(count))
             try ImageIO.writePNG(VoxelPreview.renderSheet(grids, columns: min(columns, grids.count), imageSize: 96,
                                                           options: renderOptions), to: out)

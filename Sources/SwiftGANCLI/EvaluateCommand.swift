@@ -14,6 +14,7 @@ enum EvaluateCommand {
         OptionSpec("kid-subset-size", "N", "KID subset size (capped by the smaller set)", default: "1000"),
         OptionSpec("kid-subsets", "N", "number of KID subsets", default: "100"),
         OptionSpec("baselines", nil, "also score as many real training images (a floor) and uniform noise (a ceiling)"),
+        OptionSpec("up-axis", "x|y|z", "3D models: the axis that points up in the --data shape files", default: "y for .binvox, z otherwise"),
         OptionSpec("out", "PATH", "JSON file for the results", default: "evaluation.json beside the checkpoint"),
         OptionSpec("threads", "N", "CPU threads for the kernels", default: "all cores"),
     ]
@@ -50,6 +51,7 @@ enum EvaluateCommand {
         // The count's range depends on the checkpoint: shapes are compared pairwise, images in feature space.
         if gan.configuration.spatialRank != 3 {
             settings.count = try options.int("count", range: 10...1_000_000) ?? settings.count
+            if options.has("up-axis") { throw UsageError("--up-axis applies to 3D checkpoints; \(checkpointPath) is an image checkpoint") }
         }
         if gan.configuration.spatialRank == 3 {
             if options.has("classifier") || options.has("baselines") {
@@ -58,7 +60,7 @@ enum EvaluateCommand {
             }
             return try ShapeEvaluation.run(gan: gan, checkpoint: checkpoint, checkpointPath: checkpointPath, data: data,
                                            count: try options.int("count", range: 2...100_000) ?? 100,
-                                           seed: settings.seed, out: options.string("out"))
+                                           seed: settings.seed, filesUpAxis: try options.upAxis(), out: options.string("out"))
         }
         let classifierPath = options.string("classifier") ?? ClassifierCommand.defaultPath(forDataset: data)
         if options.string("classifier") == nil && !FileManager.default.fileExists(atPath: classifierPath) {
@@ -124,10 +126,10 @@ enum EvaluateCommand {
 /// against real ones, with IoU and Chamfer distances, next to the same numbers for a second sample of real shapes.
 enum ShapeEvaluation {
     static func run(gan: DCGAN, checkpoint: Checkpoint, checkpointPath: String, data: String, count: Int, seed: UInt64,
-                    out: String?) throws -> Int32 {
+                    filesUpAxis: Int?, out: String?) throws -> Int32 {
         let started = Date()
         let c = gan.configuration
-        let real = try VoxelDataset.loadForComparison(data, size: c.imageSize, upAxis: c.upAxis).map { shape in
+        let real = try VoxelDataset.loadForComparison(data, size: c.imageSize, upAxis: c.upAxis, filesUpAxis: filesUpAxis).map { shape in
             try VoxelDataset.requireOccupied(shape.grid, source: shape.source)
             return shape.grid.binarized()
         }

@@ -18,6 +18,7 @@ enum InterpolateCommand {
         OptionSpec("to-shape", "FILE", "3D models: end at this real shape"),
         OptionSpec("from-index", "N", "which shape of a file holding many (4-D IDX, npy)", default: "0"),
         OptionSpec("to-index", "N", "which shape of --to-shape's file", default: "0"),
+        OptionSpec("up-axis", "x|y|z", "3D models: the axis that points up in the --from-shape/--to-shape files", default: "y for .binvox, z otherwise"),
         OptionSpec("mesh-format", "obj|stl|ply", "3D models: format of the mesh written for each step", default: "obj"),
         OptionSpec("keep-fragments", nil, "3D models: keep loose parts smaller than 2% of a shape's largest part in its mesh"),
         OptionSpec("out", "DIR", "output folder", default: "interpolation"),
@@ -65,12 +66,20 @@ enum InterpolateCommand {
         for option in ["mesh-format", "keep-fragments"] where options.has(option) && c.spatialRank != 3 {
             throw UsageError("--\(option) applies to 3D checkpoints; \(path) is an image checkpoint")
         }
+        if options.has("up-axis") && !options.has("from-shape") && !options.has("to-shape") {
+            throw UsageError("--up-axis describes the files of --from-shape and --to-shape; neither is given")
+        }
         if options.has("from-shape") || options.has("to-shape") {
             guard c.spatialRank == 3 else { throw UsageError("--from-shape and --to-shape need a 3D (volumetric) checkpoint") }
             // Both shapes are read and checked before the first (slow) fit.
             let fromIndex = try options.int("from-index") ?? 0, toIndex = try options.int("to-index") ?? 0
-            let from = try options.string("from-shape").map { try VolumeOutput.pickShape($0, index: fromIndex, gan: gan) }
-            let to = try options.string("to-shape").map { try VolumeOutput.pickShape($0, index: toIndex, gan: gan) }
+            let filesUpAxis = try options.upAxis()
+            let from = try options.string("from-shape").map {
+                try VolumeOutput.pickShape($0, index: fromIndex, filesUpAxis: filesUpAxis, gan: gan)
+            }
+            let to = try options.string("to-shape").map {
+                try VolumeOutput.pickShape($0, index: toIndex, filesUpAxis: filesUpAxis, gan: gan)
+            }
             if let from { a = VolumeOutput.fitShape(from, gan: gan) }
             if let to { b = VolumeOutput.fitShape(to, gan: gan) }
         }
@@ -123,9 +132,9 @@ enum InterpolateCommand {
 /// Writing 3D results: rendered strips and GIFs, and a mesh per shape.
 enum VolumeOutput {
     /// Shape number `index` in `path` (resampled and turned to the model's grids), checked not to be empty.
-    static func pickShape(_ path: String, index: Int, gan: DCGAN) throws -> (grid: VoxelGrid, source: String) {
+    static func pickShape(_ path: String, index: Int, filesUpAxis: Int?, gan: DCGAN) throws -> (grid: VoxelGrid, source: String) {
         let c = gan.configuration
-        let shapes = try VoxelDataset.loadForComparison(path, size: c.imageSize, upAxis: c.upAxis)
+        let shapes = try VoxelDataset.loadForComparison(path, size: c.imageSize, upAxis: c.upAxis, filesUpAxis: filesUpAxis)
         guard index < shapes.count else {
             throw UsageError("\(path) holds \(shapes.count) shape(s); index \(index) is out of range")
         }
@@ -138,6 +147,10 @@ enum VolumeOutput {
         print("fitting a latent vector to \(shape.source) ...")
         let fit = gan.fitLatent(to: shape.grid)
         print(String(format: "  reproduced with IoU %.3f", fit.iou))
+        if fit.iou < 0.2 {
+            // The usual cause of a fit this poor is a shape lying on its side: a file whose up axis is not its format's.
+            print("  a poor fit: if the shape lies on its side in the renders, give its file's up axis with --up-axis x|y|z")
+        }
         return fit.latent
     }
 

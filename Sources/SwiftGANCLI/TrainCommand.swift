@@ -219,12 +219,7 @@ enum TrainCommand {
         c.imageChannels = 1
         if !options.has("latent-size") { c.latentSize = 200 }
         if !options.has("discriminator-accuracy-limit") { c.discriminatorAccuracyLimit = 0.8 }
-        if let axis = options.string("up-axis") {
-            guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
-            c.upAxis = index
-        } else {
-            c.upAxis = VoxelDataset.storedUpAxis(requested.dataset)
-        }
+        c.upAxis = try options.upAxis() ?? VoxelDataset.storedUpAxis(requested.dataset)
         if let problem = c.problem { throw UsageError(problem) }
         return c
     }

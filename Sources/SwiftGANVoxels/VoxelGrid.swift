@@ -195,13 +195,26 @@ public struct VoxelGrid: Equatable, Sendable {
     /// The grid turned a quarter turn about the x axis (a proper rotation, no mirroring): with `yUpToZUp`, what pointed
     /// up along y points up along z (`new[x][y][z] = old[x][z][size - 1 - y]`); otherwise the inverse.
     public func rotatedQuarterTurnAboutX(yUpToZUp: Bool) -> VoxelGrid {
+        yUpToZUp ? rotatedQuarterTurn(bringing: 1, to: 2) : rotatedQuarterTurn(bringing: 2, to: 1)
+    }
+
+    /// The grid turned a quarter turn about the third axis (a proper rotation, no mirroring) so that what pointed
+    /// along axis `from` (0 x, 1 y, 2 z) points along axis `to`; the same grid when they are equal.
+    /// A voxel at coordinates `p` moves to `q` with `q[to] = p[from]`, `q[from] = size - 1 - p[to]`.
+    public func rotatedQuarterTurn(bringing from: Int, to: Int) -> VoxelGrid {
+        precondition((0...2).contains(from) && (0...2).contains(to), "rotatedQuarterTurn: axes are 0, 1 or 2")
+        if from == to { return self }
         let n = size
         var out = [Float](repeating: 0, count: values.count)
+        var q = [0, 0, 0], p = [0, 0, 0]
         for x in 0..<n {
             for y in 0..<n {
                 for z in 0..<n {
-                    let source = yUpToZUp ? (x * n + z) * n + (n - 1 - y) : (x * n + (n - 1 - z)) * n + y
-                    out[(x * n + y) * n + z] = values[source]
+                    q = [x, y, z]
+                    p = q
+                    p[from] = q[to]
+                    p[to] = n - 1 - q[from]
+                    out[(x * n + y) * n + z] = values[(p[0] * n + p[1]) * n + p[2]]
                 }
             }
         }

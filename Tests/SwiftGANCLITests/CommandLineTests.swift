@@ -148,6 +148,7 @@ final class CommandLineTests: SwiftganProcessTestCase {
             XCTAssertEqual(strip.width, 5 * 32 + 6 * 2)
             XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/i/interpolation-\(mode).gif"))
         }
+        try assertError(["evaluate", "--checkpoint", checkpoint, "--up-axis", "y"], contains: "--up-axis applies to 3D checkpoints")
     }
 
     /// A folder of class subfolders trained conditionally: the class map is saved, `sample --class` takes names, the
@@ -258,6 +259,9 @@ final class CommandLineTests: SwiftganProcessTestCase {
         try assertError(["evaluate", "--checkpoint", checkpoint, "--count", "1"], contains: "between 2 and 100000")
         try assertError(["interpolate", "--checkpoint", checkpoint, "--from-index", "1"], contains: "--from-shape FILE, which is not given")
         try assertError(["sample", "--checkpoint", checkpoint, "--keep-fragments"], contains: "without --individual")
+        try assertError(["interpolate", "--checkpoint", checkpoint, "--up-axis", "y"], contains: "neither is given")
+        try assertError(["interpolate", "--checkpoint", checkpoint, "--from-shape", "blocks-idx4-ubyte.gz", "--up-axis", "w"],
+                        contains: "--up-axis: 'w' is not x, y or z")
         _ = FileManager.default.createFile(atPath: work + "/photo.png", contents: Data([0x89, 0x50, 0x4E, 0x47, 0, 0, 0, 0]))
         try assertError(["interpolate", "--checkpoint", checkpoint, "--from-shape", "photo.png"],
                         contains: "photo.png: unsupported: not a shape file (.binvox, .npy, .off, .obj")

@@ -490,6 +490,32 @@ final class VoxelComparisonTests: XCTestCase {
         XCTAssertEqual(turned.rotatedQuarterTurnAboutX(yUpToZUp: false), grid)
     }
 
+    /// Between every pair of axes: a stick from the origin along one axis lies along the other after the turn, the
+    /// turn back restores the grid, and the turn is proper (x to y then y to z then z to x gives the grid back).
+    func testQuarterTurnBetweenAnyTwoAxes() {
+        let n = 4
+        func stick(along axis: Int) -> VoxelGrid {
+            var grid = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
+            for i in 0..<n { var p = [0, 0, 0]; p[axis] = i; grid.values[(p[0] * n + p[1]) * n + p[2]] = 1 }
+            return grid
+        }
+        var asymmetric = VoxelGrid(size: n, values: (0..<(n * n * n)).map { Float(($0 * 7) % 11) / 10 })
+        asymmetric.values[0] = 1
+        for from in 0..<3 {
+            for to in 0..<3 where to != from {
+                let turned = stick(along: from).rotatedQuarterTurn(bringing: from, to: to)
+                // The stick keeps its length and points along `to`, at the far side of `from`.
+                var expected = VoxelGrid(size: n, values: [Float](repeating: 0, count: n * n * n))
+                for i in 0..<n { var p = [0, 0, 0]; p[to] = i; p[from] = n - 1; expected.values[(p[0] * n + p[1]) * n + p[2]] = 1 }
+                XCTAssertEqual(turned, expected, "\(from) -> \(to)")
+                XCTAssertEqual(asymmetric.rotatedQuarterTurn(bringing: from, to: to).rotatedQuarterTurn(bringing: to, to: from),
+                               asymmetric, "\(from) -> \(to) and back")
+            }
+        }
+        XCTAssertEqual(asymmetric.rotatedQuarterTurn(bringing: 1, to: 2), asymmetric.rotatedQuarterTurnAboutX(yUpToZUp: true))
+        XCTAssertEqual(asymmetric.rotatedQuarterTurn(bringing: 0, to: 0), asymmetric)
+    }
+
     func testShapesAreTurnedFileByFileToTheModelsUpAxisAndEmptyShapesNamed() throws {
         let folder = temporaryDirectory("comparison")
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -512,6 +538,11 @@ final class VoxelComparisonTests: XCTestCase {
         XCTAssertEqual(zUp.map(\.source), [folder + "/mixed/a.binvox", folder + "/mixed/b.npy"])
         let yUp = try VoxelDataset.loadForComparison(folder + "/mixed", size: n, upAxis: 1)
         XCTAssertEqual(yUp.map(\.grid), [yFloor, yFloor])
+        // A file that breaks its format's convention: its up axis given explicitly.
+        let overridden = try VoxelDataset.loadForComparison(folder + "/mixed/b.npy", size: n, upAxis: 2, filesUpAxis: 1)
+        XCTAssertEqual(overridden.map(\.grid), [zFloor.rotatedQuarterTurn(bringing: 1, to: 2)])
+        let xFloor = layer { y, z in (0 * n + y) * n + z }      // the x = 0 layer: a floor when x is up
+        XCTAssertEqual(try VoxelDataset.loadForComparison(folder + "/mixed/b.npy", size: n, upAxis: 0).map(\.grid), [xFloor])
 
         // An empty shape is loaded, and refused by name where it is used.
         let empty = folder + "/empty.npy"
