@@ -121,7 +121,7 @@ public final class ClassifierBlock: Layer {
     }
 
     /// `relu(norm(conv(input)))`.
-    public func callAsFunction(_ input: Tensor) -> Tensor { norm(conv(input)).relu() }
+    public func callAsFunction(_ input: Tensor) -> Tensor { norm.normalizedThenReLU(conv(input)) }
 }
 
 /// A LeNet-class convolutional classifier (LeCun et al. 1998, with batch normalization and strided convolutions in

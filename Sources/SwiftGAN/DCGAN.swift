@@ -115,7 +115,7 @@ public final class DiscriminatorBlock: Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let h = conv(input)
-        return (norm.map { $0(h) } ?? h).leakyRelu(slope: 0.2)
+        return norm.map { $0.normalizedThenLeakyRelu(h, slope: 0.2) } ?? h.leakyRelu(slope: 0.2)
     }
 }
 

@@ -122,9 +122,16 @@ public final class BatchNorm: Layer, TrainingModeSwitchable {
             let b = bias.value - runningMean.value * a
             return input * a.reshaped(to: broadcastShape) + b.reshaped(to: broadcastShape)
         }
+        return trainingForward(input, leakyReluSlope: nil)
+    }
+
+    /// Normalization with the batch's statistics, updating the running ones; with a slope, the leaky ReLU after it
+    /// in the same pass (`Tensor.batchNormalizedThenLeakyRelu`).
+    func trainingForward(_ input: Tensor, leakyReluSlope slope: Float?) -> Tensor {
         let count = input.scalarCount / input.shape[1]
         precondition(count > 1, "BatchNorm: training needs more than one value per channel, input shape \(input.shape)")
-        let result = input.batchNormalized(scale: weight.value, shift: bias.value, epsilon: epsilon)
+        let result = slope.map { input.batchNormalizedThenLeakyRelu(scale: weight.value, shift: bias.value, epsilon: epsilon, slope: $0) }
+            ?? input.batchNormalized(scale: weight.value, shift: bias.value, epsilon: epsilon)
         GradientRecording.withoutRecording {
             let m = momentum
             let unbiased = result.variance * (Float(count) / Float(count - 1))
@@ -139,8 +146,17 @@ extension BatchNorm {
     /// `relu(self(input))`; in evaluation mode without gradient recording (sampling) the normalization, folded into
     /// one scale and shift per channel, and the ReLU run as one pass.
     public func normalizedThenReLU(_ input: Tensor) -> Tensor {
-        if !isTraining && !GradientRecording.isRecording { return evaluationAffine(input, relu: true) }
-        return self(input).relu()
+        normalizedThenLeakyRelu(input, slope: 0)
+    }
+
+    /// `self(input).leakyRelu(slope:)` (`slope` 0 or more); in training mode as one op (the normalized values
+    /// before the activation are not kept), in evaluation mode without gradient recording with a ReLU fused too.
+    public func normalizedThenLeakyRelu(_ input: Tensor, slope: Float) -> Tensor {
+        if !isTraining && !GradientRecording.isRecording && slope == 0 { return evaluationAffine(input, relu: true) }
+        guard isTraining && slope >= 0 else { return self(input).leakyRelu(slope: slope) }
+        precondition(input.rank >= 2 && input.shape[1] == weight.value.scalarCount,
+                     "BatchNorm: input shape \(input.shape) does not have \(weight.value.scalarCount) channels on axis 1")
+        return trainingForward(input, leakyReluSlope: slope)
     }
 
     /// The evaluation-mode normalization as one scale and shift per channel: `x * a + b` with

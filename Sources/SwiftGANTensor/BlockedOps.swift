@@ -13,10 +13,10 @@ enum BlockedOps {
                            : statistics(x, epsilon: epsilon, lanes: SIMD8<Float>.self)
     }
 
-    /// `x * a[c] + b[c]` per channel, padding channels 0.
-    static func affine(_ x: BlockedActivation, scale a: [Float], shift b: [Float]) -> BlockedActivation {
-        x.blockWidth == 16 ? affine(x, scale: a, shift: b, lanes: SIMD16<Float>.self)
-                           : affine(x, scale: a, shift: b, lanes: SIMD8<Float>.self)
+    /// `x * a[c] + b[c]` per channel, then a leaky ReLU of that slope when one is given; padding channels 0.
+    static func affine(_ x: BlockedActivation, scale a: [Float], shift b: [Float], leakyReluSlope: Float? = nil) -> BlockedActivation {
+        x.blockWidth == 16 ? affine(x, scale: a, shift: b, leakyReluSlope: leakyReluSlope, lanes: SIMD16<Float>.self)
+                           : affine(x, scale: a, shift: b, leakyReluSlope: leakyReluSlope, lanes: SIMD8<Float>.self)
     }
 
     /// Per-channel `sum(g)` and `sum(g * (x - mean))` (not yet scaled by the inverse standard deviation).
@@ -121,16 +121,19 @@ enum BlockedOps {
         return (mean, variance, inverseStd)
     }
 
-    static func affine<V: SIMD>(_ x: BlockedActivation, scale: [Float], shift: [Float], lanes _: V.Type) -> BlockedActivation
-        where V.Scalar == Float {
+    static func affine<V: SIMD>(_ x: BlockedActivation, scale: [Float], shift: [Float], leakyReluSlope: Float?,
+                                lanes _: V.Type) -> BlockedActivation where V.Scalar == Float {
         let y = BlockedActivation(sameLayoutAs: x)
         let (blocks, spatial, width) = (x.blocks, x.spatial, V.scalarCount)
         let (src, dst) = (UnsafePointer(x.pointer), y.pointer)
+        let activated = leakyReluSlope != nil
+        let slope = V(repeating: leakyReluSlope ?? 1), zero = V()
         ParallelRows.forEach(x.batch * blocks, total: x.paddedCount) { row in
             let a = lanes(scale, block: row % blocks, V.self), b = lanes(shift, block: row % blocks, V.self)
             let base = row * spatial * width
             for s in 0..<spatial {
-                let v = load(src + base + s * width, V.self) * a + b
+                var v = load(src + base + s * width, V.self) * a + b
+                if activated { v.replace(with: v * slope, where: v .<= zero) }
                 UnsafeMutableRawPointer(dst + base + s * width).storeBytes(of: v, as: V.self)
             }
         }

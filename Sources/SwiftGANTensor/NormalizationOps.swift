@@ -20,6 +20,18 @@ extension Tensor {
     /// Normalizes each channel (axis 1) over the batch and every spatial axis, then applies `scale` and `shift`
     /// (each of shape `[C]`).
     public func batchNormalized(scale: Tensor, shift: Tensor, epsilon: Float) -> BatchNormalization {
+        batchNormalized(scale: scale, shift: shift, epsilon: epsilon, leakyReluSlope: nil)
+    }
+
+    /// `batchNormalized(scale:shift:epsilon:)` followed by `leakyRelu(slope:)` (`slope` 0: ReLU) in one pass: the
+    /// normalized values before the activation are never stored, and the activation's gradient is taken from the
+    /// output (for a slope of 0 or more, the output is positive exactly where its input is).
+    public func batchNormalizedThenLeakyRelu(scale: Tensor, shift: Tensor, epsilon: Float, slope: Float) -> BatchNormalization {
+        precondition(slope >= 0, "batchNormalizedThenLeakyRelu: slope \(slope) must be 0 or more")
+        return batchNormalized(scale: scale, shift: shift, epsilon: epsilon, leakyReluSlope: slope)
+    }
+
+    func batchNormalized(scale: Tensor, shift: Tensor, epsilon: Float, leakyReluSlope slope: Float?) -> BatchNormalization {
         let (n, c, spatial) = batchNormLayout("batchNormalized")
         precondition(scale.shape == [c] && shift.shape == [c],
                      "batchNormalized: scale \(scale.shape) and shift \(shift.shape) must be [\(c)] for input shape \(shape)")
@@ -32,7 +44,7 @@ extension Tensor {
             (meanValues, varianceValues, inverseStd) = BlockedOps.statistics(blocked, epsilon: epsilon)
             let a = (0..<c).map { inverseStd[$0] * gamma[$0] }
             let b = (0..<c).map { beta[$0] - meanValues[$0] * a[$0] }
-            y = Tensor(shape: shape, storage: TensorStorage(blocked: BlockedOps.affine(blocked, scale: a, shift: b)))
+            y = Tensor(shape: shape, storage: TensorStorage(blocked: BlockedOps.affine(blocked, scale: a, shift: b, leakyReluSlope: slope)))
         } else {
             (meanValues, varianceValues, inverseStd) = plainBatchStatistics(epsilon: epsilon)
             let x = storage.pointer
@@ -41,7 +53,11 @@ extension Tensor {
                     let ch = row % c
                     let a = inverseStd[ch] * gamma[ch], shiftValue = beta[ch] - meanValues[ch] * a
                     let src = x + row * spatial, dst = out + row * spatial
-                    for i in 0..<spatial { dst[i] = src[i] * a + shiftValue }
+                    if let slope {
+                        for i in 0..<spatial { let v = src[i] * a + shiftValue; dst[i] = v > 0 ? v : v * slope }
+                    } else {
+                        for i in 0..<spatial { dst[i] = src[i] * a + shiftValue }
+                    }
                 }
             })
         }
@@ -49,10 +65,14 @@ extension Tensor {
         let output = Tensor.recording(y, inputs: [self, scale, shift]) { g in
             if GradientRecording.isEnabled {
                 // Recorded backward: differentiate the op-by-op version, which can be differentiated again.
-                let reference = input.batchNormalizedReference(scale: scale, shift: shift, epsilon: epsilon)
+                var reference = input.batchNormalizedReference(scale: scale, shift: shift, epsilon: epsilon)
+                if let slope { reference = reference.leakyRelu(slope: slope) }
                 return gradient(of: reference, wrt: [input, scale, shift], seed: g, createGraph: true).map { Optional($0) }
             }
-            let grads = Tensor.batchNormBackward(input: input, gradient: g, scale: scale, mean: meanValues, inverseStd: inverseStd)
+            // Through the activation first: its input is positive where its output is.
+            let gNormalized = slope.map { Tensor.leakyReluGradient(g, at: y, slope: $0) } ?? g
+            let grads = Tensor.batchNormBackward(input: input, gradient: gNormalized, scale: scale, mean: meanValues,
+                                                 inverseStd: inverseStd)
             return [grads.input, grads.scale, grads.shift]
         }
         return BatchNormalization(output: output, mean: Tensor(shape: [c], scalars: meanValues),

@@ -56,6 +56,29 @@ final class BlockedLayoutTests: XCTestCase {
         }
     }
 
+    /// The fused normalization and leaky ReLU on a blocked input against the plain one.
+    func testFusedBatchNormThenLeakyRelu() {
+        var rng = SplitMix64(seed: 9)
+        let x = Tensor.randomNormal(shape: [4, 20, 3, 5], mean: 0.5, standardDeviation: 2, using: &rng)
+        let gamma = Tensor.randomNormal(shape: [20], mean: 1, standardDeviation: 0.3, using: &rng)
+        let beta = Tensor.randomNormal(shape: [20], using: &rng)
+        let seed = Tensor.randomNormal(shape: x.shape, using: &rng)
+        func run(_ input: Tensor) -> [Tensor] {
+            let params = [input, gamma, beta].map { $0.requiringGradient() }
+            let y = params[0].batchNormalizedThenLeakyRelu(scale: params[1], shift: params[2], epsilon: 1e-5, slope: 0.2).output
+            return [y] + gradient(of: y, wrt: params, seed: seed)
+        }
+        let plain = run(x)
+        for width in [8, 16] {
+            let blocked = run(blockedCopy(x, width: width))
+            XCTAssertNotNil(blocked[0].blockedActivation)
+            for (i, name) in ["output", "input gradient", "scale gradient", "shift gradient"].enumerated() {
+                assertClose(blocked[i], plain[i], tolerance: 2e-4, "\(name), width \(width)")
+            }
+            assertZeroPadding(blocked[0].blockedActivation!, "output, width \(width)")
+        }
+    }
+
     func testLeakyReluAndItsGradient() {
         var rng = SplitMix64(seed: 6)
         let x = Tensor.randomNormal(shape: [3, 20, 4, 4], using: &rng)

@@ -187,6 +187,31 @@ final class BatchNormalizationKernelTests: XCTestCase {
         }
     }
 
+    /// Batch normalization fused with the leaky ReLU after it: against the two ops one after the other, and against
+    /// finite differences to first and second order (values kept away from the kink at 0).
+    func testFusedBatchNormThenLeakyRelu() throws {
+        var rng = SplitMix64(seed: 13)
+        let x = Tensor.randomNormal(shape: [3, 2, 2, 2], using: &rng)
+        let gamma = Tensor.randomNormal(shape: [2], mean: 1, standardDeviation: 0.3, using: &rng)
+        let beta = Tensor.randomNormal(shape: [2], using: &rng)
+        for slope: Float in [0, 0.2] {
+            let fused = x.batchNormalizedThenLeakyRelu(scale: gamma, shift: beta, epsilon: 1e-5, slope: slope)
+            let separate = x.batchNormalized(scale: gamma, shift: beta, epsilon: 1e-5)
+            assertClose(fused.output.scalars, separate.output.leakyRelu(slope: slope).scalars, "output, slope \(slope)")
+            assertClose(fused.mean.scalars, separate.mean.scalars, "mean")
+            let seed = Tensor.randomNormal(shape: x.shape, using: &rng)
+            let params = [x, gamma, beta].map { $0.requiringGradient() }
+            let fusedGrads = gradient(of: params[0].batchNormalizedThenLeakyRelu(scale: params[1], shift: params[2], epsilon: 1e-5,
+                                                                                slope: slope).output, wrt: params, seed: seed)
+            let separateGrads = gradient(of: params[0].batchNormalized(scale: params[1], shift: params[2], epsilon: 1e-5).output
+                                            .leakyRelu(slope: slope), wrt: params, seed: seed)
+            for i in 0..<3 { assertClose(fusedGrads[i].scalars, separateGrads[i].scalars, "gradient \(i), slope \(slope)") }
+        }
+        try GradientCheck(tolerance: 3e-2).check(order: 2, at: [x, gamma, beta]) {
+            $0[0].batchNormalizedThenLeakyRelu(scale: $0[1], shift: $0[2], epsilon: 1e-5, slope: 0.2).output.tanh()
+        }
+    }
+
     func assertClose(_ a: [Float], _ b: [Float], _ message: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.count, b.count, message, file: file, line: line)
         let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
