@@ -77,6 +77,18 @@ struct ParsedArguments {
         return v
     }
 
+    /// `--threads N` for the kernels (1...1024; default: the machine's cores), with a warning on standard error when it
+    /// is more than the cores: the kernels' OpenMP threads then wait on each other at every barrier (a training step
+    /// took several times as long with 3 threads on 2 cores).
+    func kernelThreads() throws -> Int {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = try int("threads", range: 1...1024) ?? cores
+        if threads > cores {
+            FileHandle.standardError.write(Data("warning: --threads \(threads) is more than this machine's \(cores) cores; the kernels' threads will wait on each other and run slower than with \(cores)\n".utf8))
+        }
+        return threads
+    }
+
     /// `--up-axis x|y|z` as 0, 1 or 2; nil when not given.
     func upAxis() throws -> Int? {
         guard let axis = values["up-axis"] else { return nil }

@@ -86,7 +86,7 @@ enum AugmentCommand {
         let seedCount = try options.int("seeds", range: 1...100) ?? 3
         let fraction = try options.float("fraction", positive: true).map(Double.init) ?? 0.1
         guard fraction <= 1 else { throw UsageError("--fraction: \(fraction) is above 1") }
-        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+        KernelThreads.set(try options.kernelThreads())
 
         // The generator's configuration, from the checkpoint or from the options.
         var checkpoint: Checkpoint?

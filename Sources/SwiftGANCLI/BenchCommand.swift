@@ -258,7 +258,7 @@ enum BenchCommand {
         settings.volumeWidth = try options.int("volume-width", range: 1...1024) ?? settings.volumeWidth
         let steps = try options.int("steps", range: 1...10_000) ?? 5
         let warmup = try options.int("warmup", range: 0...10_000) ?? 2
-        let threads = try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount
+        let threads = try options.kernelThreads()
         let gemmSize = try options.int("gemm-size", range: 16...16384) ?? 2048
         let ids = try selectedCases(options)
         if options.has("gemm") {

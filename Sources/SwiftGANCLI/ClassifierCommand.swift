@@ -96,7 +96,7 @@ enum ClassifierCommand {
         c.featureSize = try options.int("feature-size", range: 1...65536) ?? c.featureSize
         c.seed = try options.uint64("seed") ?? c.seed
         let logEvery = try options.int("log-every", range: 1...Int.max) ?? 200
-        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+        KernelThreads.set(try options.kernelThreads())
         if let problem = c.problem { throw UsageError(problem) }
         let out = options.string("out") ?? defaultPath(forDataset: c.dataset)
 
@@ -129,7 +129,7 @@ enum ClassifierCommand {
         if arguments.contains("--help") { print(testHelp); return 0 }
         let options = try ParsedArguments(arguments, specs: testSpecs, command: "classifier test")
         guard let path = options.string("classifier") else { throw UsageError("classifier test: --classifier PATH is required") }
-        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+        KernelThreads.set(try options.kernelThreads())
         let classifier = try Classifier.read(path)
         let c = classifier.configuration
         let data = options.string("data") ?? c.dataset

@@ -39,7 +39,7 @@ enum EvaluateCommand {
         settings.seed = try options.uint64("seed") ?? settings.seed
         settings.kidSubsetSize = try options.int("kid-subset-size", range: 2...1_000_000) ?? settings.kidSubsetSize
         settings.kidSubsets = try options.int("kid-subsets", range: 1...100_000) ?? settings.kidSubsets
-        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+        KernelThreads.set(try options.kernelThreads())
         let started = Date()
 
         let checkpoint = try Checkpoint.read(checkpointPath)

@@ -54,7 +54,7 @@ enum InterpolateCommand {
             }
             modes = [mode]
         }
-        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+        KernelThreads.set(try options.kernelThreads())
 
         let checkpoint = try Checkpoint.read(path)
         let gan = try checkpoint.makeGAN(path: path)

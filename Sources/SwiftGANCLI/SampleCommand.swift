@@ -30,7 +30,7 @@ enum SampleCommand {
         let seed = try options.uint64("seed") ?? 0
         let requestedColumns = try options.int("columns", range: 1...1000) ?? 8
         let out = options.string("out") ?? "samples"
-        KernelThreads.set(try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount)
+        KernelThreads.set(try options.kernelThreads())
 
         let checkpoint = try Checkpoint.read(path)
         let gan = try checkpoint.makeGAN(path: path)

@@ -61,7 +61,7 @@ enum TrainCommand {
         schedule.sampleEvery = try options.int("sample-every", range: 1...Int.max) ?? schedule.sampleEvery
         schedule.checkpointEvery = try options.int("checkpoint-every", range: 1...Int.max) ?? schedule.checkpointEvery
         schedule.logEvery = try options.int("log-every", range: 1...Int.max) ?? schedule.logEvery
-        let threads = try options.int("threads", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount
+        let threads = try options.kernelThreads()
         KernelThreads.set(threads)
 
         let dataName = URL(fileURLWithPath: requested.dataset).deletingPathExtension().lastPathComponent
@@ -106,7 +106,8 @@ enum TrainCommand {
                                  + "trained on \(names.joined(separator: ", ")); restore the folder names or start a new run")
             }
             trainer = try DCGANTrainer.resuming(from: checkpoint, path: run.checkpoint, dataset: dataset)
-            if startsAverage { notes.append("the generator average starts here from the trained weights") }
+            // (Not said when the run is already at its target: nothing is trained or saved then.)
+            if startsAverage && checkpoint.step < schedule.steps { notes.append("the generator average starts here from the trained weights") }
             print("resuming \(run.checkpoint) at step \(checkpoint.step)" + notes.map { "; " + $0 }.joined())
         } else {
             if hasCheckpoint {

@@ -24,8 +24,8 @@ public enum DatasetLocator {
         NamedDataset(name: "fashion-mnist",
                      installHint: "run `apt-get install dataset-fashion-mnist` (or the README's scripts/setup.sh)"),
         NamedDataset(name: "mnist",
-                     installHint: "run the README's scripts/setup.sh to install it, or give the path of an MNIST IDX "
-                         + "file or folder"),
+                     installHint: "Debian has no package for MNIST; put its IDX files there, or give the path of an MNIST "
+                         + "IDX file or folder with --data"),
     ]
 
     /// The dataset names ``resolve(_:split:datasetsRoot:)`` knows.

@@ -126,15 +126,18 @@ enum BlockedOps {
         let y = BlockedActivation(sameLayoutAs: x)
         let (blocks, spatial, width) = (x.blocks, x.spatial, V.scalarCount)
         let (src, dst) = (UnsafePointer(x.pointer), y.pointer)
-        let activated = leakyReluSlope != nil
-        let slope = V(repeating: leakyReluSlope ?? 1), zero = V()
         ParallelRows.forEach(x.batch * blocks, total: x.paddedCount) { row in
             let a = lanes(scale, block: row % blocks, V.self), b = lanes(shift, block: row % blocks, V.self)
             let base = row * spatial * width
             for s in 0..<spatial {
-                var v = load(src + base + s * width, V.self) * a + b
-                if activated { v.replace(with: v * slope, where: v .<= zero) }
+                let v = load(src + base + s * width, V.self) * a + b
                 UnsafeMutableRawPointer(dst + base + s * width).storeBytes(of: v, as: V.self)
+            }
+            // The activation as a plain loop over the row just written (still in cache): the compiler vectorizes it,
+            // where a lane-wise select on the SIMD type above ran one lane at a time (10% of a step's samples).
+            if let slope = leakyReluSlope {
+                let row = dst + base
+                for i in 0..<(spatial * width) { let v = row[i]; row[i] = v > 0 ? v : v * slope }
             }
         }
         return y

@@ -133,10 +133,10 @@ extension Tensor {
     }
 
     /// Whether convolutions hand activations to each other in oneDNN's blocked layout (see `BlockedActivation`).
-    /// On by default; `SWIFTGAN_BLOCKED_ACTIVATIONS=0` turns it off (every activation plain, as a reference and
-    /// for measuring what the layout saves).
+    /// On by default; `SWIFTGAN_BLOCKED_ACTIVATIONS=0` (or `false`, `off`, `no`) turns it off (every activation
+    /// plain, as a reference and for measuring what the layout saves).
     nonisolated(unsafe) public static var blockedActivationsEnabled =
-        ProcessInfo.processInfo.environment["SWIFTGAN_BLOCKED_ACTIVATIONS"] != "0"
+        !["0", "false", "off", "no"].contains(ProcessInfo.processInfo.environment["SWIFTGAN_BLOCKED_ACTIVATIONS"]?.lowercased() ?? "")
 
     static func keepsBlockedActivations(_ g: ConvolutionGeometry) -> Bool {
         blockedActivationsEnabled && Convolution.acceptsBlockedActivations(g)

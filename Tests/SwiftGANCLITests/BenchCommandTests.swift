@@ -50,6 +50,15 @@ final class BenchCommandTests: SwiftganProcessTestCase {
         XCTAssertEqual(sizes.stdout.split(separator: "\n").map { $0.split(separator: " ")[0] }, ["train-64", "sample-64"])
     }
 
+    /// More kernel threads than cores is allowed, with a warning (nothing is timed under --list).
+    func testMoreThreadsThanCoresWarns() throws {
+        let r = try swiftgan(["bench", "--list", "--threads", "1024"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("warning: --threads 1024 is more than this machine's"), r.stderr)
+        let fine = try swiftgan(["bench", "--list", "--threads", "1"])
+        XCTAssertEqual(fine.stderr, "")
+    }
+
     /// One untimed-for-speed iteration of the cheapest case and a small GEMM, in the layout scripts/bench.sh parses.
     func testOutputLayout() throws {
         let r = try swiftgan(["bench", "--cases", "g-deconv", "--batch-size", "2", "--steps", "1", "--warmup", "0",
