@@ -365,7 +365,7 @@ final class ImageDatasetTests: XCTestCase {
         XCTAssertNil(test.labels)
 
         let missing = invalidDatasetMessage { _ = try DatasetLocator.resolve("mnist", datasetsRoot: root) }
-        XCTAssertTrue(missing.contains("not installed") && missing.contains("setup.sh"), missing)
+        XCTAssertTrue(missing.contains("not installed") && missing.contains("Debian has no package for MNIST"), missing)
         let emptyRoot = folder.appendingPathComponent("nothing").path
         let notInstalled = invalidDatasetMessage {
             _ = try DatasetLocator.resolve("fashion-mnist", datasetsRoot: emptyRoot)
