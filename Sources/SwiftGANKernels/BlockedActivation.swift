@@ -49,8 +49,7 @@ public final class BlockedActivation {
                      "BlockedActivation: shape \(shape) needs rank 3 to 5 and a block width of 8 or 16")
         var md = OneDNN.memoryDesc(shape, tag: OneDNN.channelBlockedTag(rank: shape.count, width: blockWidth))
         self.init(descriptor: &md, shape: shape)!
-        OneDNN.reorder(from: UnsafeMutableRawPointer(mutating: source), OneDNN.plainTag(rank: shape.count, isWeight: false),
-                       to: pointer, md, shape: shape)
+        OneDNN.reorder(from: UnsafeMutableRawPointer(mutating: source), OneDNN.plainDesc(shape), to: UnsafeMutableRawPointer(pointer), md)
     }
 
     /// The plain buffer `source` (with `other`'s shape) reordered into `other`'s layout.
@@ -66,13 +65,7 @@ public final class BlockedActivation {
 
     /// Writes the values in plain row-major order (`shape` values) to `destination`.
     public func copy(toPlain destination: UnsafeMutablePointer<Float>) {
-        var plain = OneDNN.memoryDesc(shape, tag: OneDNN.plainTag(rank: shape.count, isWeight: false))
-        let scratch = OneDNN.Scratch()
-        var md = descriptor
-        let from = scratch.memory(&md, handle: UnsafeMutableRawPointer(pointer))
-        let to = scratch.memory(&plain, handle: UnsafeMutableRawPointer(destination))
-        scratch.reorder(from: from, &md, to: to, &plain)
-        OneDNN.check(dnnl_stream_wait(OneDNN.context.stream), "stream wait")
+        OneDNN.reorder(from: UnsafeMutableRawPointer(pointer), descriptor, to: UnsafeMutableRawPointer(destination), OneDNN.plainDesc(shape))
     }
 
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
@@ -99,14 +92,19 @@ extension OneDNN {
         return nil
     }
 
-    /// One reorder between two buffers of `shape`, the source described by a tag and the destination by `toMD`.
-    static func reorder(from source: UnsafeMutableRawPointer, _ tag: dnnl_format_tag_t, to destination: UnsafeMutableRawPointer,
-                        _ toMD: dnnl_memory_desc_t, shape: [Int]) {
+    /// The plain row-major layout of an activation of `shape`.
+    static func plainDesc(_ shape: [Int]) -> dnnl_memory_desc_t {
+        memoryDesc(shape, tag: plainTag(rank: shape.count, isWeight: false))
+    }
+
+    /// One reorder between two buffers, each described by its memory descriptor, finished on return.
+    static func reorder(from source: UnsafeMutableRawPointer, _ fromMD: dnnl_memory_desc_t, to destination: UnsafeMutableRawPointer,
+                        _ toMD: dnnl_memory_desc_t) {
         let scratch = Scratch()
-        var fromMD = memoryDesc(shape, tag: tag), target = toMD
-        let from = scratch.memory(&fromMD, handle: source)
-        let to = scratch.memory(&target, handle: destination)
-        scratch.reorder(from: from, &fromMD, to: to, &target)
+        var sourceMD = fromMD, targetMD = toMD
+        let from = scratch.memory(&sourceMD, handle: source)
+        let to = scratch.memory(&targetMD, handle: destination)
+        scratch.reorder(from: from, &sourceMD, to: to, &targetMD)
         check(dnnl_stream_wait(context.stream), "stream wait")
     }
 }

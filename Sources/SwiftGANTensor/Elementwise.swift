@@ -16,23 +16,28 @@ extension Tensor {
     /// `map` split over the cores. `f` is a type, not a closure, so that the loop is specialized for it and the
     /// function inlined (a closure would be called once per element from the worker threads).
     func mapInParallel<F: UnaryElementwise>(_ f: F) -> Tensor {
-        Tensor(shape: shape, initializingWith: { out, n in
-            let src = storage.pointer
-            ParallelRows.forEachChunk(n, total: n) { range in
-                for i in range { out[i] = f(src[i]) }
-            }
-        })
+        Tensor(shape: shape, initializingWith: { out, n in Tensor.apply(f, storage.pointer, to: out, count: n) })
+    }
+
+    /// `out[i] = f(x[i])` for `i` in `0..<count`, split over the cores.
+    static func apply<F: UnaryElementwise>(_ f: F, _ x: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>, count: Int) {
+        ParallelRows.forEachChunk(count, total: count) { range in
+            for i in range { out[i] = f(x[i]) }
+        }
+    }
+
+    /// `out[i] = f(a[i], b[i])` for `i` in `0..<count`, split over the cores.
+    static func apply<F: BinaryElementwise>(_ f: F, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                            to out: UnsafeMutablePointer<Float>, count: Int) {
+        ParallelRows.forEachChunk(count, total: 2 * count) { range in
+            for i in range { out[i] = f(a[i], b[i]) }
+        }
     }
 
     /// Combines two tensors element by element with broadcasting; split over the cores when the shapes are equal.
     static func zip<F: BinaryElementwise>(_ a: Tensor, _ b: Tensor, _ name: String, _ f: F) -> Tensor {
         if a.shape == b.shape {
-            return Tensor(shape: a.shape, initializingWith: { out, n in
-                let pa = a.storage.pointer, pb = b.storage.pointer
-                ParallelRows.forEachChunk(n, total: n) { range in
-                    for i in range { out[i] = f(pa[i], pb[i]) }
-                }
-            })
+            return Tensor(shape: a.shape, initializingWith: { out, n in apply(f, a.storage.pointer, b.storage.pointer, to: out, count: n) })
         }
         guard let shape = BroadcastLoop.broadcastShape(a.shape, b.shape) else {
             preconditionFailure("\(name): shapes \(a.shape) and \(b.shape) do not broadcast")

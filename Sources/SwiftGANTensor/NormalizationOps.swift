@@ -54,7 +54,8 @@ extension Tensor {
                     let a = inverseStd[ch] * gamma[ch], shiftValue = beta[ch] - meanValues[ch] * a
                     let src = x + row * spatial, dst = out + row * spatial
                     if let slope {
-                        for i in 0..<spatial { let v = src[i] * a + shiftValue; dst[i] = v > 0 ? v : v * slope }
+                        let activation = LeakyRelu(slope: slope)
+                        for i in 0..<spatial { dst[i] = activation(src[i] * a + shiftValue) }
                     } else {
                         for i in 0..<spatial { dst[i] = src[i] * a + shiftValue }
                     }
