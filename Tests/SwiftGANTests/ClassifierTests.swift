@@ -99,7 +99,11 @@ final class ClassifierTests: XCTestCase {
         let all = classifier.extractFeatures(images.scalars, count: 3, batchSize: 3)
         let one = classifier.extractFeatures(Array(images.scalars[1024..<2048]), count: 1)
         XCTAssertTrue(all.allSatisfy { $0 >= 0 })
-        XCTAssertEqual(Array(all[16..<32]), one)
+        // Equal up to rounding: oneDNN may pick a different kernel (another summation order) for another batch size.
+        XCTAssertEqual(one.count, 16)
+        for (batched, alone) in zip(all[16..<32], one) {
+            XCTAssertEqual(batched, alone, accuracy: 1e-5 * max(1, abs(alone)))
+        }
         XCTAssertEqual(ClassifierConfiguration().featureNetworkName, "swiftgan_lenet_fashion-mnist")
         var named = ClassifierConfiguration()
         named.dataset = "/data/My Set/train-images-idx3-ubyte.gz"
