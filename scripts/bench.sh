@@ -9,8 +9,8 @@
 # backward, batch 64), train-3d (the volumetric GAN's training step, 32^3, batch 32, width 32). --sizes 32,64 is
 # short for the train and sample cases at those sizes. --threads takes a list (default 1,<cores>).
 #
-# For each round 1..R and each thread count: one `swiftgan bench --gemm` (cblas_sgemm from the OpenBLAS SwiftGAN
-# links, --gemm-size square matrices, default 2048), then for each case `swiftgan bench` and
+# For each round 1..R and each thread count: one `swiftgan bench --gemm` (cblas_sgemm from the OpenBLAS and
+# dnnl_sgemm from the oneDNN SwiftGAN links, --gemm-size square matrices, default 2048), then for each case `swiftgan bench` and
 # scripts/bench_pytorch.py, each case in its own process (so peak memory is per case), SwiftGAN first in odd rounds
 # and PyTorch first in even ones. Then it prints, per case and thread count, the medians over the rounds of
 # images/s, the ratio SwiftGAN/PyTorch, effective GFLOP/s (nominal FLOP per iteration / median time; the same count
@@ -165,6 +165,7 @@ row_line = re.compile(r"^(\S+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s
 peak_line = re.compile(r"^peak resident memory: ([0-9.]+) MiB")
 params_line = re.compile(r"^# (\S+): (\d+) parameters")
 gemm_line = re.compile(r"^gemm ceiling \d+\^3: best ([0-9.]+) GFLOP/s")
+library_line = re.compile(r"^gemm (cblas_sgemm|dnnl_sgemm) \d+\^3: best ([0-9.]+) GFLOP/s")
 median = lambda xs: statistics.median(xs) if xs else float("nan")
 
 def collect(side, threads, case):
@@ -187,15 +188,19 @@ def collect(side, threads, case):
                 found["torch"] = line[2:].split(",")[0]  # the version; the thread counts are in the table
     return found
 
-ceilings = {}
+ceilings, library_bests = {}, {}
 for t in thread_list:
-    bests = []
+    bests, per_library = [], {}
     for path in glob.glob(os.path.join(logs, f"gemm-r*-t{t}.txt")):
         for line in open(path):
             m = gemm_line.match(line)
             if m:
                 bests.append(float(m.group(1)))
+            m = library_line.match(line)
+            if m:
+                per_library.setdefault(m.group(1), []).append(float(m.group(2)))
     ceilings[t] = median(bests)
+    library_bests[t] = {name: median(values) for name, values in sorted(per_library.items())}
 
 torch_version, warnings, descriptions = "", [], {}
 header = (f"{'case':<10} {'thr':>3} {'SwiftGAN img/s':>14} {'PyTorch img/s':>13} {'ratio':>6} {'GFLOP/it':>9} "
@@ -243,8 +248,13 @@ print()
 for case in case_list:
     if case in descriptions:
         print(f"  {case:<10} {descriptions[case]}")
-print("GEMM ceiling (cblas_sgemm %s^3, the OpenBLAS SwiftGAN links; median over rounds of each run's best call): %s"
+print("GEMM ceiling (%s^3; per run the best call of the faster of OpenBLAS's cblas_sgemm and oneDNN's dnnl_sgemm, "
+      "the two SwiftGAN links; median over rounds): %s"
       % (gemm_size, ", ".join(f"{t} thread(s) {ceilings[t]:.1f} GFLOP/s" for t in thread_list)))
+for t in thread_list:
+    if library_bests[t]:
+        print(f"  {t} thread(s): " + ", ".join(f"{name} {value:.1f}" for name, value in library_bests[t].items())
+              + " GFLOP/s")
 if not have_torch:
     print("note: PyTorch is not installed (pip install torch); SwiftGAN's numbers only")
 for warning in warnings:

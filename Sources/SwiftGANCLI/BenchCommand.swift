@@ -228,7 +228,7 @@ enum BenchCommand {
         OptionSpec("steps", "N", "timed iterations per case", default: "5"),
         OptionSpec("warmup", "N", "untimed iterations first", default: "2"),
         OptionSpec("threads", "N", "CPU threads for the kernels (oneDNN and OpenBLAS)", default: "all cores"),
-        OptionSpec("gemm", nil, "instead of the cases, time cblas_sgemm on square matrices (max(3, --steps) calls after one warm-up): the GEMM ceiling"),
+        OptionSpec("gemm", nil, "instead of the cases, time cblas_sgemm (OpenBLAS) and dnnl_sgemm (oneDNN) on square matrices (max(3, --steps) calls after one warm-up each); the faster is the GEMM ceiling"),
         OptionSpec("gemm-size", "N", "the side of the --gemm matrices", default: "2048"),
         OptionSpec("list", nil, "print the selected cases and their nominal FLOP per iteration, without timing"),
     ]
@@ -240,8 +240,8 @@ enum BenchCommand {
         random data, and print the median milliseconds per iteration, images (or grids) per second and effective
         GFLOP/s. The FLOP count is nominal: 2 per multiply-add of the convolutions, from the layer shapes; a training
         step counts 9 discriminator passes and 3 generator passes, sampling one generator pass, a layer case 3 passes
-        (forward, data and weight gradients). --gemm times OpenBLAS's cblas_sgemm instead (best and median GFLOP/s),
-        the ceiling to compare against. scripts/bench.sh runs this next to the same cases in PyTorch.
+        (forward, data and weight gradients). --gemm times OpenBLAS's cblas_sgemm and oneDNN's dnnl_sgemm instead (best
+        and median GFLOP/s); the faster is the ceiling to compare against. scripts/bench.sh runs this next to the same cases in PyTorch.
         """,
         specs: specs,
         examples: ["swiftgan bench --cases train-32,d-conv --steps 10",
@@ -278,6 +278,7 @@ enum BenchCommand {
         KernelThreads.set(threads)
         print("threads \(threads), batch \(settings.batch), width \(settings.width), 3D batch \(settings.volumeBatch) "
               + "width \(settings.volumeWidth), \(steps) timed iterations after \(warmup) warm-up")
+        print(Gemm.librarySummary)
         print("case        median ms     items/s   GFLOP/iter     GFLOP/s   what")
         for benchCase in cases {
             let iteration = try benchCase.prepare()
@@ -328,32 +329,47 @@ enum BenchCommand {
         }
     }
 
-    /// Times `C = A B` with `cblas_sgemm` on `size x size` matrices: one untimed call, then `repetitions` timed ones.
+    /// Times `C = A B` on `size x size` matrices with OpenBLAS's `cblas_sgemm` and with oneDNN's `dnnl_sgemm`, each
+    /// one untimed call then `repetitions` timed ones, and prints both and the faster one's numbers as the ceiling.
     static func measureGemm(size n: Int, repetitions: Int, threads: Int) {
         var rng = SplitMix64(seed: 11)
         let a = (0..<(n * n)).map { _ in Float(rng.next() % 2001) / 1000 - 1 }
         let b = (0..<(n * n)).map { _ in Float(rng.next() % 2001) / 1000 - 1 }
         var c = [Float](repeating: 0, count: n * n)
-        var times: [Double] = []
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                c.withUnsafeMutableBufferPointer { c in
-                    for i in 0...repetitions {
-                        let start = DispatchTime.now().uptimeNanoseconds
-                        Gemm.multiply(transposeA: false, transposeB: false, m: n, n: n, k: n,
-                                      a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
-                        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-                        if i > 0 { times.append(ms) }
+        let gflop = 2 * Double(n) * Double(n) * Double(n) / 1e9
+        print("threads \(threads)")
+        print(Gemm.librarySummary)
+        var results: [(name: String, best: Double, median: Double)] = []
+        for library in Gemm.Library.allCases {
+            var times: [Double] = []
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        for i in 0...repetitions {
+                            let start = DispatchTime.now().uptimeNanoseconds
+                            switch library {
+                            case .openBLAS:
+                                Gemm.multiplyWithOpenBLAS(transposeA: false, transposeB: false, m: n, n: n, k: n,
+                                                          a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
+                            case .oneDNN:
+                                Gemm.multiplyOnOneDNNThreads(transposeA: false, transposeB: false, m: n, n: n, k: n,
+                                                             a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
+                            }
+                            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                            if i > 0 { times.append(ms) }
+                        }
                     }
                 }
             }
+            let sorted = times.sorted()
+            let name = library == .openBLAS ? "cblas_sgemm" : "dnnl_sgemm"
+            results.append((name, gflop / sorted[0] * 1000, gflop / sorted[sorted.count / 2] * 1000))
+            print(String(format: "gemm %@ %d^3: best %.1f GFLOP/s, median %.1f GFLOP/s", name, n, results.last!.best,
+                         results.last!.median))
         }
-        let gflop = 2 * Double(n) * Double(n) * Double(n) / 1e9
-        let sorted = times.sorted()
-        let best = gflop / sorted[0] * 1000, median = gflop / sorted[sorted.count / 2] * 1000
-        print("threads \(threads)")
-        print(String(format: "gemm ceiling %d^3: best %.1f GFLOP/s, median %.1f GFLOP/s (cblas_sgemm, %d timed after 1 warm-up)",
-                     n, best, median, repetitions))
+        let fastest = results.max { $0.best < $1.best }!
+        print(String(format: "gemm ceiling %d^3: best %.1f GFLOP/s, median %.1f GFLOP/s (%@, the faster of the two; %d timed after 1 warm-up each)",
+                     n, fastest.best, fastest.median, fastest.name, repetitions))
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

@@ -17,6 +17,7 @@ public final class BlockedActivation {
     /// `batch * blocks * spatial * blockWidth` values, 64-byte aligned.
     public let pointer: UnsafeMutablePointer<Float>
     var descriptor: dnnl_memory_desc_t
+    let byteCount: Int
 
     public var batch: Int { shape[0] }
     public var channels: Int { shape[1] }
@@ -33,7 +34,8 @@ public final class BlockedActivation {
         blockWidth = width
         descriptor = md.pointee
         let size = max(dnnl_memory_desc_get_size(md), 64)
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64).bindMemory(to: Float.self, capacity: size / 4)
+        byteCount = size
+        pointer = KernelMemory.allocate(byteCount: size).bindMemory(to: Float.self, capacity: size / 4)
     }
 
     /// An uninitialized buffer with the same shape and layout as `other`.
@@ -68,7 +70,7 @@ public final class BlockedActivation {
         OneDNN.reorder(from: UnsafeMutableRawPointer(pointer), descriptor, to: UnsafeMutableRawPointer(destination), OneDNN.plainDesc(shape))
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { KernelMemory.deallocate(UnsafeMutableRawPointer(pointer), byteCount: byteCount) }
 }
 
 extension OneDNN {

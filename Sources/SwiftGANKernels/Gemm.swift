@@ -1,14 +1,71 @@
 import COpenBLAS
 import CDNNL
+import Foundation
 
 /// Matrix multiplication `C = alpha * op(A) * op(B) + beta * C` on row-major buffers.
 ///
 /// `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`; `transposeA` means `A` is stored `k x m`.
 public enum Gemm {
-    /// OpenBLAS `cblas_sgemm`.
+    /// Which library's single-precision product `multiply` uses.
+    public enum Library: String, Sendable, CaseIterable {
+        case openBLAS = "openblas"
+        case oneDNN = "onednn"
+    }
+
+    /// The library `multiply` uses, chosen once: OpenBLAS, unless OpenBLAS did not recognize this CPU and runs one of
+    /// its generic kernels on a core that has AVX2 (OpenBLAS 0.3.21 from Debian 12 takes an Intel Xeon of family 6
+    /// model 207 for a "Prescott" and multiplies at a third of oneDNN's speed there). `SWIFTGAN_GEMM=openblas` or
+    /// `=onednn` overrides the choice.
+    public static let library: Library = {
+        if let forced = ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"]?.lowercased(),
+           let choice = Library(rawValue: forced) {
+            return choice
+        }
+        return openBLASLacksVectorKernels ? .oneDNN : .openBLAS
+    }()
+
+    /// The OpenBLAS kernel set in use ("Haswell", "SkylakeX", "Zen", "Prescott", ...), as OpenBLAS names it.
+    public static var openBLASCoreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
+    /// One line on which library `multiply` uses and why, for benchmark headers.
+    public static var librarySummary: String {
+        let forced = ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"].map { " (SWIFTGAN_GEMM=\($0))" } ?? ""
+        switch library {
+        case .openBLAS: return "matrix products: OpenBLAS (its \(openBLASCoreName) kernels)\(forced)"
+        case .oneDNN:
+            return "matrix products: oneDNN (OpenBLAS runs its generic \(openBLASCoreName) kernels on this CPU)\(forced)"
+        }
+    }
+
+    /// True when the CPU has AVX2 but OpenBLAS chose a kernel set without it.
+    static var openBLASLacksVectorKernels: Bool {
+        let avx2 = dnnl_cpu_isa_avx2.rawValue
+        guard dnnl_get_effective_cpu_isa().rawValue & avx2 == avx2 else { return false }
+        let vectorCores: Set<String> = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
+        return !vectorCores.contains(openBLASCoreName.lowercased())
+    }
+
+    /// `C = alpha * op(A) * op(B) + beta * C` with the library `library` names.
     public static func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                                 a: UnsafePointer<Float>, b: UnsafePointer<Float>, beta: Float = 0,
                                 c: UnsafeMutablePointer<Float>) {
+        switch library {
+        case .openBLAS:
+            multiplyWithOpenBLAS(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                 a: a, b: b, beta: beta, c: c)
+        case .oneDNN:
+            multiplyOnOneDNNThreads(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                    a: a, b: b, beta: beta, c: c)
+        }
+    }
+
+    /// OpenBLAS `cblas_sgemm`, same arguments as `multiply`.
+    public static func multiplyWithOpenBLAS(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                                            a: UnsafePointer<Float>, b: UnsafePointer<Float>, beta: Float = 0,
+                                            c: UnsafeMutablePointer<Float>) {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
                     beta, c, Int32(n))

@@ -52,14 +52,14 @@ enum OneDNN {
     /// Buffers that live for one primitive execution.
     final class Scratch {
         var memories: [dnnl_memory_t] = []
-        var buffers: [UnsafeMutableRawPointer] = []
+        var buffers: [(pointer: UnsafeMutableRawPointer, byteCount: Int)] = []
         var primitives: [dnnl_primitive_t] = []
         var descs: [dnnl_primitive_desc_t] = []
         deinit {
             for m in memories { dnnl_memory_destroy(m) }
             for p in primitives { dnnl_primitive_destroy(p) }
             for d in descs { dnnl_primitive_desc_destroy(d) }
-            for b in buffers { b.deallocate() }
+            for b in buffers { KernelMemory.deallocate(b.pointer, byteCount: b.byteCount) }
         }
 
         func memory(_ md: UnsafePointer<dnnl_memory_desc_t>, handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
@@ -70,9 +70,9 @@ enum OneDNN {
         }
 
         func allocate(_ md: UnsafePointer<dnnl_memory_desc_t>) -> UnsafeMutableRawPointer {
-            let size = max(dnnl_memory_desc_get_size(md), 64)
-            let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-            buffers.append(p)
+            let size = dnnl_memory_desc_get_size(md)
+            let p = KernelMemory.allocate(byteCount: size)
+            buffers.append((p, size))
             return p
         }
 

@@ -152,9 +152,19 @@ extension OneDNN {
         var owned: UnsafeMutableRawPointer? = nil
 
         func wait() { check(dnnl_stream_wait(context.stream), "stream wait") }
+        // Buffers come from KernelMemory, which keeps the large ones for the next call; `sizes` remembers their sizes.
+        var sizes: [UnsafeMutableRawPointer: Int] = [:]
+        func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+            let p = KernelMemory.allocate(byteCount: byteCount)
+            sizes[p] = byteCount
+            return p
+        }
+        func release(_ p: UnsafeMutableRawPointer?) {
+            guard let p, let size = sizes.removeValue(forKey: p) else { return }
+            KernelMemory.deallocate(p, byteCount: size)
+        }
         func newBuffer(_ md: UnsafePointer<dnnl_memory_desc_t>) -> (dnnl_memory_t, UnsafeMutableRawPointer) {
-            let size = max(dnnl_memory_desc_get_size(md), 64)
-            let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            let p = allocate(byteCount: dnnl_memory_desc_get_size(md))
             return (scratch.memory(md, handle: p), p)
         }
 
@@ -191,13 +201,13 @@ extension OneDNN {
                     wait()
                     (inputHandle, reordered) = (p, p)
                 }
-                let target = isLast ? output : UnsafeMutablePointer<Float>.allocate(capacity: g.inputElementCount)
+                let target = isLast ? output : allocate(byteCount: g.inputElementCount * 4).assumingMemoryBound(to: Float.self)
                 stage.weight.withUnsafeBufferPointer { w in
                     WholeWindowConvolution.backwardData(g, gradOutput: inputHandle!.assumingMemoryBound(to: Float.self),
                                                  weight: w.baseAddress!, gradInput: target)
                 }
-                reordered?.deallocate()
-                owned?.deallocate()
+                release(reordered)
+                release(owned)
                 owned = nil
                 TransposedConvolutionChain.applyBiasAndActivation(target, layout: .plain, batch: g.batch, channels: g.inputChannels,
                                                                   spatial: g.inputSize.reduce(1, *), bias: stage.bias,
@@ -255,19 +265,19 @@ extension OneDNN {
                 check(dnnl_primitive_execute(primitive, context.stream, Int32(args.count), &args), "transposed convolution execution")
                 wait()
             }
-            reorderedInput?.deallocate()
-            owned?.deallocate()
+            release(reorderedInput)
+            release(owned)
             owned = nil
 
             let spatial = g.inputSize.reduce(1, *)
             if case .blocked(let width) = layout, !isLast, wantsPlainInput(index + 1), let blockedOutput = outBuffer {
                 // The next stage reads plain values: bias and activation write them there in the same pass.
-                let plainBuffer = UnsafeMutableRawPointer.allocate(byteCount: g.inputElementCount * 4, alignment: 64)
+                let plainBuffer = allocate(byteCount: g.inputElementCount * 4)
                 TransposedConvolutionChain.applyBiasAndActivation(from: blockedOutput.assumingMemoryBound(to: Float.self), width: width,
                                                                   toPlain: plainBuffer.assumingMemoryBound(to: Float.self),
                                                                   batch: g.batch, channels: g.inputChannels, spatial: spatial,
                                                                   bias: stage.bias, activation: stage.activation)
-                blockedOutput.deallocate()
+                release(blockedOutput)
                 currentMD = plainMD
                 current = scratch.memory(&currentMD, handle: plainBuffer)
                 owned = plainBuffer
@@ -282,7 +292,7 @@ extension OneDNN {
                         let plain = scratch.memory(&plainMD, handle: UnsafeMutableRawPointer(output))
                         scratch.reorder(from: outMemory, &from, to: plain, &plainMD)
                         wait()
-                        p.deallocate()
+                        release(p)
                     }
                 } else {
                     current = outMemory
@@ -292,12 +302,12 @@ extension OneDNN {
             } else {
                 // A layout this code does not walk: reorder to plain, then apply.
                 let plainBuffer = isLast ? UnsafeMutableRawPointer(output)
-                    : UnsafeMutableRawPointer.allocate(byteCount: g.inputElementCount * 4, alignment: 64)
+                    : allocate(byteCount: g.inputElementCount * 4)
                 let plain = scratch.memory(&plainMD, handle: plainBuffer)
                 var from = outputMD.pointee
                 scratch.reorder(from: outMemory, &from, to: plain, &plainMD)
                 wait()
-                outBuffer?.deallocate()
+                release(outBuffer)
                 TransposedConvolutionChain.applyBiasAndActivation(plainBuffer.assumingMemoryBound(to: Float.self), layout: .plain,
                                                                   batch: g.batch, channels: g.inputChannels, spatial: spatial,
                                                                   bias: stage.bias, activation: stage.activation)

@@ -23,7 +23,7 @@ public final class TensorStorage {
 
     static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         _ = TensorStorage.allocatorConfigured
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = KernelMemory.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
         return raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -68,5 +68,7 @@ public final class TensorStorage {
         }
     }
 
-    deinit { plainPointer.map { UnsafeMutableRawPointer($0).deallocate() } }
+    deinit {
+        plainPointer.map { KernelMemory.deallocate(UnsafeMutableRawPointer($0), byteCount: max(count, 1) * MemoryLayout<Float>.stride) }
+    }
 }

@@ -71,6 +71,9 @@ final class BenchCommandTests: SwiftganProcessTestCase {
         let gemm = try swiftgan(["bench", "--gemm", "--gemm-size", "64", "--steps", "1", "--threads", "1"])
         XCTAssertEqual(gemm.status, 0, gemm.stderr)
         XCTAssertTrue(gemm.stdout.contains("gemm ceiling 64^3: best "), gemm.stdout)
+        XCTAssertTrue(gemm.stdout.contains("gemm cblas_sgemm 64^3: best "), gemm.stdout)
+        XCTAssertTrue(gemm.stdout.contains("gemm dnnl_sgemm 64^3: best "), gemm.stdout)
+        XCTAssertTrue(gemm.stdout.contains("matrix products: "), gemm.stdout)
     }
 
     func testBadArgumentsGiveOneLineErrors() throws {

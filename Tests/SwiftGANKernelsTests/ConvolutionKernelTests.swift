@@ -105,10 +105,17 @@ final class ConvolutionKernelTests: XCTestCase {
         for (m, n, k) in [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 1, 100)] {
             for ta in [false, true] { for tb in [false, true] {
                 let a = rng.array(m * k), b = rng.array(k * n), c0 = rng.array(m * n)
-                var fast = c0, slow = c0
-                Gemm.multiply(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 2, c: &fast)
+                var slow = c0
                 Gemm.referenceMultiply(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 2, c: &slow)
-                assertClose(fast, slow, "gemm \(m)x\(n)x\(k) ta \(ta) tb \(tb)")
+                var chosen = c0, openBLAS = c0, oneDNN = c0
+                Gemm.multiply(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 2, c: &chosen)
+                Gemm.multiplyWithOpenBLAS(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, b: b,
+                                          beta: 2, c: &openBLAS)
+                Gemm.multiplyOnOneDNNThreads(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, b: b,
+                                             beta: 2, c: &oneDNN)
+                assertClose(chosen, slow, "gemm (\(Gemm.library)) \(m)x\(n)x\(k) ta \(ta) tb \(tb)")
+                assertClose(openBLAS, slow, "cblas_sgemm \(m)x\(n)x\(k) ta \(ta) tb \(tb)")
+                assertClose(oneDNN, slow, "dnnl_sgemm \(m)x\(n)x\(k) ta \(ta) tb \(tb)")
             }}
         }
     }

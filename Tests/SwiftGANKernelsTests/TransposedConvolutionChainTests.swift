@@ -62,6 +62,32 @@ final class TransposedConvolutionChainTests: XCTestCase {
         check(batch: 1, channels: [100, 64, 32, 16, 8, 3], spatialRank: 2, seed: 3)
     }
 
+    /// A chain whose fourth activation (64 x 128 x 32 x 32 values, 32 MiB) goes through `KernelMemory`'s pool of
+    /// large buffers: run again with the buffers the first run gave back, it gives the same images, and the pool holds
+    /// them afterwards. A buffer handed back while still in use would change the second run's result.
+    func testChainReusesLargeBuffersAndGivesTheSameResult() {
+        var rng = LCG(state: 6)
+        let batch = 64
+        let first = stage(batch: batch, cin: 8, cout: 256, size: [1, 1], activation: .relu, rng: &rng)
+        let middle = stage(batch: batch, cin: 256, cout: 128, size: first.geometry.inputSize, activation: .relu, rng: &rng)
+        let second = stage(batch: batch, cin: 128, cout: 128, size: middle.geometry.inputSize, activation: .relu, rng: &rng)
+        let third = stage(batch: batch, cin: 128, cout: 128, size: second.geometry.inputSize, activation: .relu, rng: &rng)
+        let last = stage(batch: batch, cin: 128, cout: 1, size: third.geometry.inputSize, activation: .tanh, rng: &rng)
+        XCTAssertGreaterThanOrEqual(third.geometry.inputElementCount * 4, KernelMemory.poolThreshold)
+        let stages = [first, middle, second, third, last]
+        let input = rng.array(batch * 8)
+        KernelMemory.pool.empty()
+        var once = [Float](repeating: .nan, count: last.geometry.inputElementCount)
+        TransposedConvolutionChain.run(stages, input: input, output: &once)
+        XCTAssertGreaterThan(KernelMemory.pool.keptBytes, 0, "the large buffers were given back to the pool")
+        var twice = [Float](repeating: .nan, count: once.count)
+        TransposedConvolutionChain.run(stages, input: input, output: &twice)
+        XCTAssertEqual(once, twice)
+        XCTAssertTrue(once.allSatisfy { $0.isFinite })
+        XCTAssertGreaterThan(Set(once).count, 1000, "the images are not constant")
+        KernelMemory.pool.empty()
+    }
+
     func testThreeDimensionalChainMatchesTheReference() {
         check(batch: 2, channels: [10, 16, 8, 1], spatialRank: 3, seed: 4)
     }
