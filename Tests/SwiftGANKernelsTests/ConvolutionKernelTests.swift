@@ -94,6 +94,38 @@ final class ConvolutionKernelTests: XCTestCase {
         check(first, seed: 12)
     }
 
+    /// Forward passes with 128 or more input channels, which take oneDNN's channels-last kernels where it has fast
+    /// ones (AVX-512), against the reference: plain buffers, and a blocked input whose result stays blocked; the same
+    /// values with the route turned off.
+    func testChannelsLastForwardRoute() {
+        var seed: UInt64 = 40
+        for (cin, cout, size) in [(128, 24, [8, 8]), (136, 16, [6, 6]), (128, 16, [4, 4, 4])] {
+            seed += 1
+            let g = geometry(batch: 2, cin: cin, cout: cout, size: size, kernel: 4, stride: 2, padding: 1)
+            var rng = LCG(state: seed)
+            let x = rng.array(g.inputElementCount), w = rng.array(g.weightElementCount)
+            var expected = [Float](repeating: .nan, count: g.outputElementCount)
+            ReferenceConvolution.forward(g, input: x, weight: w, output: &expected)
+            for enabled in [true, false] {
+                OneDNN.channelsLastForwardEnabled = enabled
+                defer { OneDNN.channelsLastForwardEnabled = true }
+                let label = "\(g), channels-last route \(enabled ? "allowed" : "off")"
+                var plain = [Float](repeating: .nan, count: g.outputElementCount)
+                Convolution.forward(g, input: x, weight: w, output: &plain)
+                assertClose(plain, expected, "forward \(label)")
+                let blockedInput = BlockedActivation(plain: x, shape: [2, cin] + size, blockWidth: 16)
+                var unused = [Float](repeating: .nan, count: g.outputElementCount)
+                let result = unused.withUnsafeMutableBufferPointer { buffer in
+                    Convolution.forward(g, input: .blocked(blockedInput), weight: w, plainOutput: { buffer.baseAddress! })
+                }
+                XCTAssertNotNil(result, "a \(cout)-channel result stays blocked: \(label)")
+                var values = [Float](repeating: .nan, count: g.outputElementCount)
+                result?.copy(toPlain: &values)
+                assertClose(values, expected, "forward, blocked input and result, \(label)")
+            }
+        }
+    }
+
     func testInvalidGeometryIsReported() {
         let bad = ConvolutionGeometry(batch: 1, inputChannels: 1, outputChannels: 1, inputSize: [8, 8], outputSize: [9, 9],
                                       kernelSize: [3, 3], stride: [1, 1], padding: [0, 0])
