@@ -47,12 +47,9 @@ public final class Adam {
                         firstMoments[i].withUnsafeMutableBufferPointer { m in
                             secondMoments[i].withUnsafeMutableBufferPointer { v in
                                 ParallelRows.forEachChunk(count, total: 4 * count) { range in
-                                    for k in range {
-                                        let gk = grad[k]
-                                        m[k] = b1 * m[k] + (1 - b1) * gk
-                                        v[k] = b2 * v[k] + (1 - b2) * gk * gk
-                                        w[k] = previous[k] - stepSize * m[k] / (v[k].squareRoot() / rootC2 + eps)
-                                    }
+                                    Adam.step(range, weights: previous.baseAddress!, gradients: grad.baseAddress!,
+                                              firstMoments: m.baseAddress!, secondMoments: v.baseAddress!, into: w,
+                                              beta1: b1, beta2: b2, epsilon: eps, stepSize: stepSize, rootC2: rootC2)
                                 }
                             }
                         }
@@ -60,6 +57,36 @@ public final class Adam {
                 }
             })
             p.value = updated
+        }
+    }
+
+    /// The update of elements `range`, 16 at a time as SIMD vectors and the rest one by one, with the same operations
+    /// in the same order either way (so the same results): the compiler left the plain loop scalar (a square root and
+    /// a division per element, 2.4% of a 32x32 DCGAN step).
+    @inline(__always)
+    static func step(_ range: Range<Int>, weights previous: UnsafePointer<Float>, gradients grad: UnsafePointer<Float>,
+                     firstMoments m: UnsafeMutablePointer<Float>, secondMoments v: UnsafeMutablePointer<Float>,
+                     into w: UnsafeMutablePointer<Float>, beta1 b1: Float, beta2 b2: Float, epsilon eps: Float,
+                     stepSize: Float, rootC2: Float) {
+        typealias V = SIMD16<Float>
+        func load(_ p: UnsafePointer<Float>, _ k: Int) -> V { UnsafeRawPointer(p + k).loadUnaligned(as: V.self) }
+        func store(_ x: V, _ p: UnsafeMutablePointer<Float>, _ k: Int) { UnsafeMutableRawPointer(p + k).storeBytes(of: x, as: V.self) }
+        var k = range.lowerBound
+        while k + V.scalarCount <= range.upperBound {
+            let gk = load(grad, k)
+            let mk = b1 * load(m, k) + (1 - b1) * gk
+            let vk = b2 * load(v, k) + (1 - b2) * gk * gk
+            store(mk, m, k)
+            store(vk, v, k)
+            store(load(previous, k) - stepSize * mk / (vk.squareRoot() / rootC2 + eps), w, k)
+            k += V.scalarCount
+        }
+        while k < range.upperBound {
+            let gk = grad[k]
+            m[k] = b1 * m[k] + (1 - b1) * gk
+            v[k] = b2 * v[k] + (1 - b2) * gk * gk
+            w[k] = previous[k] - stepSize * m[k] / (v[k].squareRoot() / rootC2 + eps)
+            k += 1
         }
     }
 

@@ -121,6 +121,30 @@ final class ModuleTests: XCTestCase {
         XCTAssertEqual(g.count, 1)
     }
 
+    /// 37 values: two 16-wide vector chunks and 5 left over, against the update rule written out per element in
+    /// Double; three steps so the moments matter.
+    func testAdamVectorAndTailElementsFollowTheRule() {
+        let count = 37
+        let start = (0..<count).map { Float($0 % 7) * 0.25 - 0.7 }
+        let p = Parameter(Tensor(shape: [count], scalars: start))
+        let (lr, b1, b2, eps) = (0.01, 0.5, 0.999, 1e-8)
+        let adam = Adam(parameters: [("p", p)], learningRate: Float(lr), beta1: Float(b1), beta2: Float(b2), epsilon: Float(eps))
+        var w = start.map(Double.init), m = [Double](repeating: 0, count: count), v = m
+        for step in 1...3 {
+            let g = (0..<count).map { Double(Float(($0 * 5 + step * 3) % 11) * 0.1 - 0.5) }
+            adam.update(gradients: [Tensor(shape: [count], scalars: g.map(Float.init))])
+            for k in 0..<count {
+                m[k] = b1 * m[k] + (1 - b1) * g[k]
+                v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k]
+                let mHat = m[k] / (1 - pow(b1, Double(step))), vHat = v[k] / (1 - pow(b2, Double(step)))
+                w[k] -= lr * mHat / (vHat.squareRoot() + eps)
+            }
+            for k in 0..<count {
+                XCTAssertEqual(Double(p.value.scalars[k]), w[k], accuracy: 1e-5, "step \(step), element \(k)")
+            }
+        }
+    }
+
     func testAdamMatchesTheUpdateRuleAndRestoresState() throws {
         let p = Parameter(Tensor(shape: [2], scalars: [1, -1]))
         let adam = Adam(parameters: [("p", p)], learningRate: 0.1, beta1: 0.9, beta2: 0.999)
