@@ -76,6 +76,25 @@ final class BenchCommandTests: SwiftganProcessTestCase {
         XCTAssertTrue(gemm.stdout.contains("matrix products: "), gemm.stdout)
     }
 
+    /// `SWIFTGAN_GEMM` picks the library for matrix products; a value the engine does not know is refused.
+    func testEngineSettingsFromTheEnvironment() throws {
+        for (value, library) in [("onednn", "oneDNN"), ("OpenBLAS", "OpenBLAS")] {
+            let r = try swiftgan(["bench", "--gemm", "--gemm-size", "32", "--steps", "1", "--threads", "1"],
+                                 environment: ["SWIFTGAN_GEMM": value])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("matrix products: \(library)"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("(SWIFTGAN_GEMM=\(value))"), r.stdout)
+        }
+        try assertError(["bench", "--list"], contains: "SWIFTGAN_GEMM='mkl' is not one of: openblas, onednn",
+                        environment: ["SWIFTGAN_GEMM": "mkl"])
+        try assertError(["bench", "--list"], contains: "SWIFTGAN_CHANNELS_LAST_FORWARD='maybe'",
+                        environment: ["SWIFTGAN_CHANNELS_LAST_FORWARD": "maybe"])
+        try assertError(["bench", "--list"], contains: "SWIFTGAN_BLOCKED_ACTIVATIONS='2'",
+                        environment: ["SWIFTGAN_BLOCKED_ACTIVATIONS": "2"])
+        let off = try swiftgan(["bench", "--list"], environment: ["SWIFTGAN_BLOCKED_ACTIVATIONS": "Off", "SWIFTGAN_PROFILE": "0"])
+        XCTAssertEqual(off.status, 0, off.stderr)
+    }
+
     func testBadArgumentsGiveOneLineErrors() throws {
         try assertError(["bench", "--cases", "train-48"], contains: "--cases: 'train-48' is not a case")
         try assertError(["bench", "--cases", "train-32,"], contains: "--cases: '' is not a case")

@@ -22,7 +22,8 @@ class SwiftganProcessTestCase: XCTestCase {
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
-    func swiftgan(_ arguments: [String]) throws -> Result {
+    /// Runs `swiftgan arguments`, with `environment` added to this process's environment.
+    func swiftgan(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             XCTFail("the swiftgan executable is not built at \(executable) (run 'swift build' first)")
             throw CocoaError(.fileNoSuchFile)
@@ -30,6 +31,9 @@ class SwiftganProcessTestCase: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: work)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -43,8 +47,9 @@ class SwiftganProcessTestCase: XCTestCase {
     }
 
     /// A failure: non-zero exit, exactly one line on standard error containing `text`, no crash.
-    func assertError(_ arguments: [String], contains text: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try swiftgan(arguments)
+    func assertError(_ arguments: [String], contains text: String, environment: [String: String] = [:],
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try swiftgan(arguments, environment: environment)
         XCTAssertNotEqual(r.status, 0, "\(arguments) should fail", file: file, line: line)
         XCTAssertLessThan(r.status, 128, "\(arguments) crashed: \(r.stderr)", file: file, line: line)
         let lines = r.stderr.split(separator: "\n")
