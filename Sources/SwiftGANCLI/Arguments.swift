@@ -43,6 +43,9 @@ struct ParsedArguments {
             guard let spec = specs.first(where: { $0.name == name }) else {
                 throw UsageError("\(command): unknown option '--\(name)' (see 'swiftgan \(command) --help')")
             }
+            guard values[name] == nil && !flags.contains(name) else {
+                throw UsageError("\(command): option '--\(name)' is given more than once")
+            }
             if spec.value == nil {
                 if inlineValue != nil { throw UsageError("\(command): option '--\(name)' takes no value") }
                 flags.insert(name)

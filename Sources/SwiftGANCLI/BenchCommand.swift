@@ -263,6 +263,9 @@ enum BenchCommand {
         let ids = try selectedCases(options)
         if options.has("gemm") {
             guard !options.has("list") else { throw UsageError("bench: --gemm and --list do not go together") }
+            for caseOption in ["cases", "image-sizes"] where options.has(caseOption) {
+                throw UsageError("bench: --gemm times matrix products only; it does not go together with --\(caseOption)")
+            }
             KernelThreads.set(threads)
             measureGemm(size: gemmSize, repetitions: max(3, steps), threads: threads)
             return 0

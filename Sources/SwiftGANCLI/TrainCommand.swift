@@ -63,13 +63,27 @@ enum TrainCommand {
         schedule.logEvery = try options.int("log-every", range: 1...Int.max) ?? schedule.logEvery
         let threads = try options.kernelThreads()
         KernelThreads.set(threads)
+        let nanRetries = try options.int("nan-retries", range: 0...100) ?? 0
+        // --up-axis: its value checked before any data is read, and refused for images (a resumed run's data kind
+        // comes from its checkpoint; the option is checked against that there).
+        if try options.upAxis() != nil, !options.has("resume"), FileManager.default.fileExists(atPath: requested.dataset),
+           !VoxelDataset.looksVolumetric(requested.dataset) {
+            throw UsageError("--up-axis applies to 3D shape data; \(requested.dataset) holds images")
+        }
 
         let dataName = URL(fileURLWithPath: requested.dataset).deletingPathExtension().lastPathComponent
         let run = RunDirectory(options.string("out") ?? "runs/\(dataName)")
         let hasCheckpoint = FileManager.default.fileExists(atPath: run.checkpoint)
+        let folderExisted = FileManager.default.fileExists(atPath: run.path)
         try run.create()  // before loading data, so a bad --out fails at once
         let lock = try RunLock(directory: run)  // and so does a run folder that another process is training in
         defer { lock.release() }
+        // A run folder this command made is removed again when setting up fails before training starts (bad data,
+        // a bad option found late): nothing is in it but the lock and an empty samples folder.
+        var trainingStarted = false
+        defer {
+            if !folderExisted && !trainingStarted { try? FileManager.default.removeItem(atPath: run.path) }
+        }
 
         let trainer: DCGANTrainer
         if options.has("resume") {
@@ -148,12 +162,13 @@ enum TrainCommand {
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         session.shouldStop = { stopRequested != 0 }
-        session.nanRetries = try options.int("nan-retries", range: 0...100) ?? 0
+        session.nanRetries = nanRetries
         if let classifierPath = options.string("classifier") {
             session.evaluation = try periodicEvaluation(classifierPath: classifierPath, trainer: trainer, options: options)
         } else if options.has("evaluate-every") || options.has("evaluate-count") {
             throw UsageError("--evaluate-every and --evaluate-count need --classifier PATH")
         }
+        trainingStarted = true
         let outcome = try session.run()
         return outcome == .finished ? 0 : 130
     }

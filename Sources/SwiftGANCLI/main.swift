@@ -66,7 +66,8 @@ func runMain() -> Int32 {
         "augment": AugmentCommand.run,
     ]
     guard let body = commands[command] else {
-        FileHandle.standardError.write(Data("error: unknown command '\(command)' (commands: train, sample, interpolate, bench)\n".utf8))
+        let names = "train, data, sample, interpolate, bench, report, classifier, evaluate, augment"
+        FileHandle.standardError.write(Data("error: unknown command '\(command)' (commands: \(names); see 'swiftgan --help')\n".utf8))
         return 2
     }
     do {

@@ -29,7 +29,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
         case .malformed(let path, let reason):
             return "\(path): malformed: \(reason)"
         case .truncated(let path, let expected, let actual):
-            return "\(path): truncated: expected \(expected) bytes of data, found \(actual)"
+            return "\(path): truncated: expected at least \(expected) bytes, found \(actual)"
         case .unsupported(let path, let reason):
             return "\(path): unsupported: \(reason)"
         case .writeFailed(let path, let reason):

@@ -32,7 +32,7 @@ public enum Gemm {
 
     /// One line on which library `multiply` uses and why, for benchmark headers.
     public static var librarySummary: String {
-        let forced = ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"].map { " (SWIFTGAN_GEMM=\($0))" } ?? ""
+        let forced = ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"].flatMap { $0.isEmpty ? nil : " (SWIFTGAN_GEMM=\($0))" } ?? ""
         switch library {
         case .openBLAS: return "matrix products: OpenBLAS (its \(openBLASCoreName) kernels)\(forced)"
         case .oneDNN:

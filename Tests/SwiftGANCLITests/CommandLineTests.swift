@@ -109,6 +109,16 @@ final class CommandLineTests: SwiftganProcessTestCase {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: truncated))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: work + "/cut-images-idx3-ubyte.gz"))
         try assertError(["train", "--data", "cut-images-idx3-ubyte.gz"], contains: "cut-images-idx3-ubyte.gz")
+        // A run folder made by a command that failed before training is not left behind.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/runs/cut-images-idx3-ubyte"))
+        try assertError(["frobnicate"], contains: "commands: train, data, sample, interpolate, bench, report, classifier, evaluate, augment")
+        try assertError(["train", "--steps", "2", "--steps", "3"], contains: "option '--steps' is given more than once")
+        try assertError(["bench", "--gemm", "--cases", "d-conv"], contains: "does not go together with --cases")
+        let images = try makeDataset()
+        try assertError(["train", "--data", images, "--up-axis", "w"], contains: "--up-axis: 'w' is not x, y or z")
+        try assertError(["train", "--data", images, "--up-axis", "y", "--out", "axis-run"], contains: "--up-axis applies to 3D shape data")
+        try assertError(["train", "--data", images, "--nan-retries", "101", "--out", "late-run"], contains: "--nan-retries")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/late-run"), "an option checked before the run folder is made")
     }
 
     /// Train a few steps, resume, refuse a changed configuration, sample and interpolate.
