@@ -14,8 +14,8 @@ public enum Gemm {
 
     /// The library `multiply` uses, chosen once: OpenBLAS, unless OpenBLAS did not recognize this CPU and runs one of
     /// its generic kernels on a core that has AVX2 (OpenBLAS 0.3.21 from Debian 12 takes an Intel Xeon of family 6
-    /// model 207 for a "Prescott" and multiplies at a fifth of oneDNN's speed there: 33 against 160 GFLOP/s per core). `SWIFTGAN_GEMM=openblas` or
-    /// `=onednn` overrides the choice.
+    /// model 207 for a "Prescott" and multiplies at a fifth of oneDNN's speed there: 33 against 160 GFLOP/s per
+    /// core). `SWIFTGAN_GEMM=openblas` or `=onednn` overrides the choice.
     public static let library: Library = {
         if let forced = ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"]?.lowercased(),
            let choice = Library(rawValue: forced) {
