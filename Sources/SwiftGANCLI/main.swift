@@ -22,28 +22,9 @@ commands:
 Run 'swiftgan <command> --help' for a command's options.
 """
 
-/// The environment variables that change how the engine runs, and the values each accepts (case-insensitive).
-let engineSettings: [(name: String, values: [String])] = [
-    ("SWIFTGAN_GEMM", ["openblas", "onednn"]),
-    ("SWIFTGAN_BLOCKED_ACTIVATIONS", ["0", "1", "false", "true", "off", "on", "no", "yes"]),
-    ("SWIFTGAN_CHANNELS_LAST_FORWARD", ["0", "1", "false", "true", "off", "on", "no", "yes"]),
-    ("SWIFTGAN_PROFILE", ["0", "1", "shapes"]),
-]
-
-/// A one-line complaint about the first engine setting whose value is not one it accepts, or nil.
-func engineSettingProblem(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-    for setting in engineSettings {
-        guard let value = environment[setting.name], !value.isEmpty else { continue }
-        if !setting.values.contains(value.lowercased()) {
-            return "environment variable \(setting.name)='\(value)' is not one of: \(setting.values.joined(separator: ", "))"
-        }
-    }
-    return nil
-}
-
 /// Runs a subcommand and turns every error into one line on standard error with exit code 1 (2 for usage errors).
 func runMain() -> Int32 {
-    if let problem = engineSettingProblem() {
+    if let problem = EngineSettings.problem() {
         FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
         return 2
     }

@@ -17,8 +17,7 @@ public enum Gemm {
     /// model 207 for a "Prescott" and multiplies at a fifth of oneDNN's speed there: 33 against 160 GFLOP/s per
     /// core). `SWIFTGAN_GEMM=openblas` or `=onednn` overrides the choice.
     public static let library: Library = {
-        if let forced = ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"]?.lowercased(),
-           let choice = Library(rawValue: forced) {
+        if let forced = EngineSettings.value("SWIFTGAN_GEMM"), let choice = Library(rawValue: forced) {
             return choice
         }
         return openBLASLacksVectorKernels ? .oneDNN : .openBLAS
@@ -32,7 +31,8 @@ public enum Gemm {
 
     /// One line on which library `multiply` uses and why, for benchmark headers.
     public static var librarySummary: String {
-        let forced = ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"].flatMap { $0.isEmpty ? nil : " (SWIFTGAN_GEMM=\($0))" } ?? ""
+        let forced = EngineSettings.value("SWIFTGAN_GEMM") == nil ? ""
+            : " (SWIFTGAN_GEMM=\(ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"] ?? ""))"
         switch library {
         case .openBLAS: return "matrix products: OpenBLAS (its \(openBLASCoreName) kernels)\(forced)"
         case .oneDNN:

@@ -4,9 +4,9 @@ import Foundation
 /// `SWIFTGAN_PROFILE=shapes` to time each layer shape on its own (`swiftgan bench` prints the table). Off, it costs
 /// one branch per kernel call.
 public enum KernelProfile {
-    nonisolated(unsafe) public static var isEnabled = ["1", "shapes"].contains(ProcessInfo.processInfo.environment["SWIFTGAN_PROFILE"]?.lowercased())
+    nonisolated(unsafe) public static var isEnabled = ["1", "shapes"].contains(EngineSettings.value("SWIFTGAN_PROFILE"))
     /// Whether kernel names carry their operands' shapes.
-    nonisolated(unsafe) public static var byShape = ProcessInfo.processInfo.environment["SWIFTGAN_PROFILE"]?.lowercased() == "shapes"
+    nonisolated(unsafe) public static var byShape = EngineSettings.value("SWIFTGAN_PROFILE") == "shapes"
     nonisolated(unsafe) static var totals: [String: (calls: Int, nanoseconds: UInt64)] = [:]
 
     /// Runs `body`, adding its time to `name` when profiling is on.

@@ -173,7 +173,7 @@ enum OneDNN {
     /// depends only on the shape and the CPU, never on a timing, so a run does the same arithmetic each time.
     /// `SWIFTGAN_CHANNELS_LAST_FORWARD=0` (or `false`, `off`, `no`) turns it off.
     nonisolated(unsafe) static var channelsLastForwardEnabled =
-        !["0", "false", "off", "no"].contains(ProcessInfo.processInfo.environment["SWIFTGAN_CHANNELS_LAST_FORWARD"]?.lowercased() ?? "")
+        EngineSettings.isOn("SWIFTGAN_CHANNELS_LAST_FORWARD")
     static let channelsLastMinimumInputChannels = 128
     /// Per geometry: whether oneDNN runs its channels-last forward pass with `brgconv` kernels.
     nonisolated(unsafe) private static var channelsLastChoices: [String: Bool] = [:]

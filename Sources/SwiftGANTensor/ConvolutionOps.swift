@@ -136,7 +136,7 @@ extension Tensor {
     /// On by default; `SWIFTGAN_BLOCKED_ACTIVATIONS=0` (or `false`, `off`, `no`) turns it off (every activation
     /// plain, as a reference and for measuring what the layout saves).
     nonisolated(unsafe) public static var blockedActivationsEnabled =
-        !["0", "false", "off", "no"].contains(ProcessInfo.processInfo.environment["SWIFTGAN_BLOCKED_ACTIVATIONS"]?.lowercased() ?? "")
+        EngineSettings.isOn("SWIFTGAN_BLOCKED_ACTIVATIONS")
 
     static func keepsBlockedActivations(_ g: ConvolutionGeometry) -> Bool {
         blockedActivationsEnabled && Convolution.acceptsBlockedActivations(g)

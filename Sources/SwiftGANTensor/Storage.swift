@@ -21,9 +21,12 @@ public final class TensorStorage {
         return true
     }()
 
+    /// The bytes behind `count` values (at least one value's, so that an empty tensor still has a buffer).
+    static func byteCount(_ count: Int) -> Int { max(count, 1) * MemoryLayout<Float>.stride }
+
     static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         _ = TensorStorage.allocatorConfigured
-        let raw = KernelMemory.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
+        let raw = KernelMemory.allocate(byteCount: byteCount(count))
         return raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -69,6 +72,6 @@ public final class TensorStorage {
     }
 
     deinit {
-        plainPointer.map { KernelMemory.deallocate(UnsafeMutableRawPointer($0), byteCount: max(count, 1) * MemoryLayout<Float>.stride) }
+        plainPointer.map { KernelMemory.deallocate(UnsafeMutableRawPointer($0), byteCount: TensorStorage.byteCount(count)) }
     }
 }
