@@ -31,12 +31,13 @@ public enum Gemm {
 
     /// One line on which library `multiply` uses and why, for benchmark headers.
     public static var librarySummary: String {
-        let forced = EngineSettings.value("SWIFTGAN_GEMM") == nil ? ""
-            : " (SWIFTGAN_GEMM=\(ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"] ?? ""))"
+        if EngineSettings.value("SWIFTGAN_GEMM") != nil {
+            return "matrix products: \(library == .oneDNN ? "oneDNN" : "OpenBLAS") "
+                + "(SWIFTGAN_GEMM=\(ProcessInfo.processInfo.environment["SWIFTGAN_GEMM"] ?? "")); OpenBLAS's kernels on this CPU: \(openBLASCoreName)"
+        }
         switch library {
-        case .openBLAS: return "matrix products: OpenBLAS (its \(openBLASCoreName) kernels)\(forced)"
-        case .oneDNN:
-            return "matrix products: oneDNN (OpenBLAS runs its generic \(openBLASCoreName) kernels on this CPU)\(forced)"
+        case .openBLAS: return "matrix products: OpenBLAS (its \(openBLASCoreName) kernels)"
+        case .oneDNN: return "matrix products: oneDNN (OpenBLAS runs its generic \(openBLASCoreName) kernels on this CPU)"
         }
     }
 
