@@ -54,7 +54,9 @@ struct ParsedArguments {
                 if let v = inlineValue {
                     value = v
                 } else {
-                    guard i + 1 < arguments.count else { throw UsageError("\(command): option '--\(name)' needs a value \(spec.value ?? "")") }
+                    guard i + 1 < arguments.count, !arguments[i + 1].hasPrefix("--") else {
+                        throw UsageError("\(command): option '--\(name)' needs a value \(spec.value ?? "")")
+                    }
                     value = arguments[i + 1]
                     i += 1
                 }
@@ -94,7 +96,7 @@ struct ParsedArguments {
 
     /// `--up-axis x|y|z` as 0, 1 or 2; nil when not given.
     func upAxis() throws -> Int? {
-        guard let axis = values["up-axis"] else { return nil }
+        guard let axis = values["up-axis"]?.lowercased() else { return nil }
         guard let index = ["x", "y", "z"].firstIndex(of: axis) else { throw UsageError("--up-axis: '\(axis)' is not x, y or z") }
         return index
     }

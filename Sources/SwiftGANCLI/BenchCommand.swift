@@ -300,8 +300,9 @@ enum BenchCommand {
                   + "   " + benchCase.summary)
             if KernelProfile.isEnabled {
                 let total = times.reduce(0, +)
+                let nameWidth = KernelProfile.report.map(\.name.count).max() ?? 0
                 for row in KernelProfile.report {
-                    print("#   " + pad(row.name, 34) + String(format: " %6d calls %9.1f ms/iteration  %5.1f%%", row.calls / steps,
+                    print("#   " + pad(row.name, nameWidth) + String(format: " %6d calls %9.1f ms/iteration  %5.1f%%", row.calls / steps,
                                                              row.milliseconds / Double(steps), 100 * row.milliseconds / total))
                 }
             }

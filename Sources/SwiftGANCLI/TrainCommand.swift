@@ -64,12 +64,7 @@ enum TrainCommand {
         let threads = try options.kernelThreads()
         KernelThreads.set(threads)
         let nanRetries = try options.int("nan-retries", range: 0...100) ?? 0
-        // --up-axis: its value checked before any data is read, and refused for images (a resumed run's data kind
-        // comes from its checkpoint; the option is checked against that there).
-        if try options.upAxis() != nil, !options.has("resume"), FileManager.default.fileExists(atPath: requested.dataset),
-           !VoxelDataset.looksVolumetric(requested.dataset) {
-            throw UsageError("--up-axis applies to 3D shape data; \(requested.dataset) holds images")
-        }
+        let upAxis = try options.upAxis()  // checked before any data is read; applies to shape data only (below)
 
         let dataName = URL(fileURLWithPath: requested.dataset).deletingPathExtension().lastPathComponent
         let run = RunDirectory(options.string("out") ?? "runs/\(dataName)")
@@ -91,6 +86,15 @@ enum TrainCommand {
             // Options not given keep the checkpoint's values; options given must agree with it.
             var checkpoint = try Checkpoint.read(run.checkpoint)
             let merged = try configuration(from: options, base: checkpoint.configuration)
+            if let upAxis {
+                guard checkpoint.configuration.spatialRank == 3 else {
+                    throw UsageError("--up-axis applies to 3D shape data; the run in \(run.path) trains on images")
+                }
+                guard upAxis == checkpoint.configuration.upAxis else {
+                    throw UsageError("--up-axis: the run in \(run.path) renders with \(["x", "y", "z"][checkpoint.configuration.upAxis]) "
+                                     + "up, set when it started; leave --up-axis out to resume it")
+                }
+            }
             // The learning rates may change on resume (for example lowered after a divergence).
             var notes: [String] = []
             if merged.learningRate != checkpoint.configuration.learningRate
@@ -142,6 +146,7 @@ enum TrainCommand {
                 chosen = try volumetricConfiguration(requested, options: options)
                 dataset = try loadVoxels(chosen)
             } else {
+                if upAxis != nil { throw UsageError("--up-axis applies to 3D shape data; \(requested.dataset) holds images") }
                 let images = try loadDataset(requested, channels: explicitChannels, options: options)
                 chosen.imageChannels = images.channels
                 dataset = images

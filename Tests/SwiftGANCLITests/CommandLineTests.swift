@@ -116,7 +116,9 @@ final class CommandLineTests: SwiftganProcessTestCase {
         try assertError(["bench", "--gemm", "--cases", "d-conv"], contains: "does not go together with --cases")
         let images = try makeDataset()
         try assertError(["train", "--data", images, "--up-axis", "w"], contains: "--up-axis: 'w' is not x, y or z")
-        try assertError(["train", "--data", images, "--up-axis", "y", "--out", "axis-run"], contains: "--up-axis applies to 3D shape data")
+        try assertError(["train", "--data", images, "--up-axis", "Y", "--out", "axis-run"], contains: "--up-axis applies to 3D shape data")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/axis-run"))
+        try assertError(["train", "--data", images, "--up-axis", "--out", "axis-run"], contains: "option '--up-axis' needs a value")
         try assertError(["train", "--data", images, "--nan-retries", "101", "--out", "late-run"], contains: "--nan-retries")
         XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/late-run"), "an option checked before the run folder is made")
     }
@@ -132,6 +134,7 @@ final class CommandLineTests: SwiftganProcessTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/run/samples/step-000002.png"))
 
         try assertError(["train", "--steps", "3"] + common, contains: "add --resume")
+        try assertError(["train", "--steps", "4", "--resume", "--out", "run", "--up-axis", "y"], contains: "the run in run trains on images")
         try assertError(["train", "--steps", "4", "--resume", "--out", "run", "--width", "8"], contains: "generator-width: 4 (checkpoint) vs 8 (requested)")
 
         try assertError(["train", "--steps", "4", "--resume", "--out", "run", "--generator-average", "1"],
